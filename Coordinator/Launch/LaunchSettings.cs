@@ -1,0 +1,30 @@
+namespace DataParallel.Coordinator.Launch;
+
+/// <summary>Where the workers come from.</summary>
+public enum WorkerMode
+{
+    /// <summary>The coordinator starts Worker processes on this machine (the default).</summary>
+    Local,
+    /// <summary>Worker actors inside the coordinator's own actor system.</summary>
+    InProcess,
+    /// <summary>The coordinator waits for workers started elsewhere with `Worker --seed HOST:PORT`.</summary>
+    External,
+}
+
+/// <summary>How a run is deployed: nothing here changes what it computes, except ThreadsPerWorker (bit-wise).</summary>
+public sealed record LaunchSettings
+{
+    public int Workers { get; init; } = 2;
+    public WorkerMode Mode { get; init; } = WorkerMode.Local;
+    public int ThreadsPerWorker { get; init; } = 1;
+    public string Host { get; init; } = "127.0.0.1";
+    public int Port { get; init; }
+    public string? PublicHost { get; init; }
+    /// <summary>Never logged, never written: config.json records only whether one is set.</summary>
+    public string? Token { get; init; }
+    public string Out { get; init; } = "";
+    public int LogEvery { get; init; }
+    public bool Verbose { get; init; }
+    public TimeSpan WorkerTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan StragglerMinimum { get; init; } = TimeSpan.FromSeconds(2);
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using DataParallel.Shared.Native;
+using DataParallel.Shared.Security;
+
+namespace DataParallel.Coordinator.Launch;
+
+/// <summary>
+/// Starts `Worker` processes on this machine that join the coordinator over loopback, and makes sure they
+/// end with the run: they are killed on dispose, and each also exits by itself when its parent is gone.
+/// </summary>
+public sealed class LocalWorkerProcesses : IDisposable
+{
+    private readonly List<Process> _processes = new();
+    private readonly TextWriter _error;
+
+    private LocalWorkerProcesses(TextWriter error) => _error = error;
+
+    public IReadOnlyList<Process> Processes => _processes;
+
+    public static LocalWorkerProcesses Start(int count, string seedHost, int seedPort, int threads, string? token, TextWriter error)
+    {
+        var launcher = new LocalWorkerProcesses(error);
+        try
+        {
+            for (var i = 1; i <= count; i++)
+                launcher.StartOne($"local-{i}", seedHost, seedPort, threads, token);
+        }
+        catch
+        {
+            launcher.Dispose();
+            throw;
+        }
+        return launcher;
+    }
+
+    public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token)
+    {
+        var start = WorkerStartInfo();
+        foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id, "--parent-pid", Environment.ProcessId.ToString() })
+            start.ArgumentList.Add(arg);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        // The token travels in the environment, not the command line, which any user can read with ps.
+        if (token is not null) start.Environment[JoinToken.EnvironmentVariable] = token;
+        else start.Environment.Remove(JoinToken.EnvironmentVariable);
+        if (!MallocTuning.InEffect && Environment.GetEnvironmentVariable(MallocTuning.OptOutVariable) != "1")
+            start.Environment[MallocTuning.Variable] = MallocTuning.Merge(Environment.GetEnvironmentVariable(MallocTuning.Variable));
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker {id}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line && !line.Contains("NNPACK")) _error.WriteLine($"[{id}] {line}");
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>The worker program next to this one: its apphost if present, else `dotnet Worker.dll`.</summary>
+    public static ProcessStartInfo WorkerStartInfo()
+    {
+        var directory = AppContext.BaseDirectory;
+        var apphost = Path.Combine(directory, OperatingSystem.IsWindows() ? "Worker.exe" : "Worker");
+        if (File.Exists(apphost)) return new ProcessStartInfo(apphost);
+        var dll = Path.Combine(directory, "Worker.dll");
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll}: the Worker program is not next to the coordinator; build the solution");
+        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        var info = new ProcessStartInfo(host);
+        info.ArgumentList.Add(dll);
+        return info;
+    }
+
+    /// <summary>Waits a moment for workers to leave after RunFinished, then kills any still running.</summary>
+    public void Stop(TimeSpan grace)
+    {
+        var deadline = DateTime.UtcNow + grace;
+        foreach (var p in _processes)
+        {
+            var left = deadline - DateTime.UtcNow;
+            try
+            {
+                if (left > TimeSpan.Zero) p.WaitForExit(left);
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException) { }
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.Zero);
+        foreach (var p in _processes) p.Dispose();
+        _processes.Clear();
+    }
+}

@@ -1,0 +1,36 @@
+using DataParallel.Shared.Settings;
+
+namespace DataParallel.Coordinator.Reporting;
+
+// What the coordinator tells its reporter. Only the coordinator reports; workers never log results.
+
+public sealed record RunStarted(string RunId, TrainSettings Settings, string Launch, int StepsPerEpoch, int TrainExamples, int TestExamples, int ExpectedWorkers, DateTime StartedAt);
+
+public sealed record WorkerJoined(string WorkerId, string Address, int Threads, int Alive, int Expected);
+
+public sealed record WorkerLeft(string WorkerId, string Reason, int Alive, int Expected, int Reassigned);
+
+public sealed record WorkerRefusedNotice(string WorkerId, string Address, string Reason);
+
+/// <summary>A line worth showing that is not a metric: waiting for workers, a straggler, a duplicate dropped.</summary>
+public sealed record Notice(string Text, bool Warning = false);
+
+public sealed record StepCompleted(int Epoch, int Step, int StepsPerEpoch, double Loss, int Examples, int EpochExamples, double EpochSeconds, int Alive, double LearningRate);
+
+/// <summary>One worker's share of an epoch.</summary>
+public sealed record WorkerEpochStats(string WorkerId, int Units, double MeanMilliseconds, double P95Milliseconds, int Failures, int Straggled);
+
+public sealed record EpochMetrics(
+    int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
+    double Seconds, double TrainSeconds, double ImagesPerSecond, int Workers, double LearningRate,
+    IReadOnlyList<WorkerEpochStats> WorkerStats);
+
+public sealed record EpochCompleted(EpochMetrics Metrics);
+
+public sealed record RunResult(
+    string RunId, int Epochs, double TestAccuracy, double TestLoss, double TrainAccuracy, string Sha256,
+    double Seconds, long StaleReplies, long DuplicateReplies, IReadOnlyList<EpochMetrics> History);
+
+public sealed record RunCompleted(RunResult Result);
+
+public sealed record RunFailed(string Error, int ExitCode);

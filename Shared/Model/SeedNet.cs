@@ -1,0 +1,88 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace DataParallel.Shared.Model;
+
+/// <summary>
+/// The seed model: 13,032 parameters. Three blocks of Conv3x3-ReLU-BN-Conv3x3-ReLU-BN-AvgPool2-Dropout at
+/// 16 channels (28 -> 14 -> 7 -> 3), then Conv1x1 to 10 channels, ReLU, Linear(90, 10) and LogSoftmax.
+/// </summary>
+public sealed class SeedNet : Module<Tensor, Tensor>
+{
+    public const int Channels = 16;
+    public const int Classes = 10;
+    public const double DefaultDropout = 0.1;
+
+    private readonly Module<Tensor, Tensor> conv1, relu1, bn1, conv2, relu2, bn2, pool1;
+    private readonly SeededDropout drop1;
+    private readonly Module<Tensor, Tensor> conv3, relu3, bn3, conv4, relu4, bn4, pool2;
+    private readonly SeededDropout drop2;
+    private readonly Module<Tensor, Tensor> conv5, relu5, bn5, conv6, relu6, bn6, pool3;
+    private readonly SeededDropout drop3;
+    private readonly Module<Tensor, Tensor> conv7, relu7, flatten, fc, logSoftmax;
+
+    public SeedNet(double dropout = DefaultDropout) : base(nameof(SeedNet))
+    {
+        conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(); bn1 = BatchNorm2d(Channels);
+        conv2 = Conv2d(Channels, Channels, 3, padding: 1); relu2 = ReLU(); bn2 = BatchNorm2d(Channels);
+        pool1 = AvgPool2d(2); drop1 = new SeededDropout(dropout);
+
+        conv3 = Conv2d(Channels, Channels, 3, padding: 1); relu3 = ReLU(); bn3 = BatchNorm2d(Channels);
+        conv4 = Conv2d(Channels, Channels, 3, padding: 1); relu4 = ReLU(); bn4 = BatchNorm2d(Channels);
+        pool2 = AvgPool2d(2); drop2 = new SeededDropout(dropout);
+
+        conv5 = Conv2d(Channels, Channels, 3, padding: 1); relu5 = ReLU(); bn5 = BatchNorm2d(Channels);
+        conv6 = Conv2d(Channels, Channels, 3, padding: 1); relu6 = ReLU(); bn6 = BatchNorm2d(Channels);
+        pool3 = AvgPool2d(2); drop3 = new SeededDropout(dropout);
+
+        conv7 = Conv2d(Channels, Classes, 1); relu7 = ReLU();
+        flatten = Flatten(); fc = Linear(Classes * 3 * 3, Classes); logSoftmax = LogSoftmax(1);
+        RegisterComponents();
+    }
+
+    /// <summary>The generator every dropout layer draws its masks from (training mode only).</summary>
+    public void UseGenerator(Generator generator)
+    {
+        drop1.Generator = generator;
+        drop2.Generator = generator;
+        drop3.Generator = generator;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        x = conv1.call(x);
+        x = relu1.call(x);
+        x = bn1.call(x);
+        x = conv2.call(x);
+        x = relu2.call(x);
+        x = bn2.call(x);
+        x = pool1.call(x);
+        x = drop1.call(x);
+
+        x = conv3.call(x);
+        x = relu3.call(x);
+        x = bn3.call(x);
+        x = conv4.call(x);
+        x = relu4.call(x);
+        x = bn4.call(x);
+        x = pool2.call(x);
+        x = drop2.call(x);
+
+        x = conv5.call(x);
+        x = relu5.call(x);
+        x = bn5.call(x);
+        x = conv6.call(x);
+        x = relu6.call(x);
+        x = bn6.call(x);
+        x = pool3.call(x);
+        x = drop3.call(x);
+
+        x = conv7.call(x);
+        x = relu7.call(x);
+        x = flatten.call(x);
+        x = fc.call(x);
+        return logSoftmax.call(x);
+    }
+}

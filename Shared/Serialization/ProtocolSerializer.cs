@@ -1,0 +1,175 @@
+using Akka.Actor;
+using Akka.Serialization;
+using DataParallel.Shared.Protocol;
+
+namespace DataParallel.Shared.Serialization;
+
+/// <summary>
+/// The binary serializer every <see cref="IProtocolMessage"/> is bound to: raw little-endian floats and
+/// bytes behind length prefixes, one short manifest per message type. A 13k-parameter vector costs
+/// 52 kB on the wire, not the 150 kB that JSON would make of it.
+/// </summary>
+public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    public const int Id = 7301;
+
+    public override int Identifier => Id;
+
+    public override string Manifest(object o) => o switch
+    {
+        JoinRequest => "JQ",
+        JoinChallenge => "JC",
+        JoinProof => "JP",
+        JoinAccepted => "JA",
+        JoinRefused => "JR",
+        RunFinished => "RF",
+        ComputeGradients => "CG",
+        GradientsComputed => "GC",
+        ParametersMissing => "PM",
+        EvaluateChunk => "EC",
+        ChunkEvaluated => "CE",
+        TrainReplica => "TR",
+        ReplicaTrained => "RT",
+        _ => throw new ArgumentException($"{o.GetType()} is not a protocol message"),
+    };
+
+    public override byte[] ToBinary(object obj)
+    {
+        var w = new WireWriter();
+        switch (obj)
+        {
+            case JoinRequest m:
+                w.String(m.WorkerId); w.Int32(m.ProtocolVersion); w.String(m.ModelFingerprint); w.Int32(m.Threads); w.String(m.Host);
+                break;
+            case JoinChallenge m:
+                w.String(m.WorkerId); w.Bytes(m.Nonce);
+                break;
+            case JoinProof m:
+                w.String(m.WorkerId); w.Bytes(m.Proof);
+                break;
+            case JoinAccepted m:
+                w.String(m.WorkerId); Write(w, m.Job);
+                break;
+            case JoinRefused m:
+                w.String(m.WorkerId); w.String(m.Reason);
+                break;
+            case RunFinished m:
+                w.String(m.RunId); w.String(m.Reason);
+                break;
+            case ComputeGradients m:
+                w.Int32(m.Epoch); w.Int32(m.Step); w.Int64(m.Version); w.OptionalFloats(m.Parameters); w.OptionalFloats(m.Buffers);
+                w.Int32(m.Batches.Length);
+                foreach (var b in m.Batches) Write(w, b);
+                break;
+            case GradientsComputed m:
+                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int32(m.Index);
+                w.Floats(m.Gradients); w.Floats(m.Buffers); w.Float32(m.Loss); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                break;
+            case ParametersMissing m:
+                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int64(m.Version);
+                break;
+            case EvaluateChunk m:
+                w.Int32(m.Epoch); w.Int32(m.Chunk); w.Int64(m.Version); w.OptionalFloats(m.Parameters); w.OptionalFloats(m.Buffers);
+                w.Bytes(m.Images); w.Bytes(m.Labels);
+                break;
+            case ChunkEvaluated m:
+                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Chunk); w.Float64(m.LossSum); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                break;
+            case TrainReplica m:
+                w.Int32(m.Epoch); w.Int64(m.Round); w.Int32(m.Replica); w.String(m.Optimizer); w.Float64(m.WeightDecay);
+                w.Floats(m.Parameters); w.Floats(m.Buffers); WriteVectors(w, m.OptimizerState); w.Int64(m.OptimizerSteps);
+                w.Int32(m.Steps.Length);
+                foreach (var s in m.Steps)
+                {
+                    w.Int32(s.Step); w.Float64(s.LearningRate); w.Float64(s.Momentum); Write(w, s.Batch);
+                }
+                break;
+            case ReplicaTrained m:
+                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int64(m.Round); w.Int32(m.Replica);
+                w.Floats(m.Parameters); w.Floats(m.Buffers); WriteVectors(w, m.OptimizerState);
+                w.Float64(m.LossSum); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                break;
+            default:
+                throw new ArgumentException($"{obj.GetType()} is not a protocol message");
+        }
+        return w.ToArray();
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        var r = new WireReader(bytes);
+        object result = manifest switch
+        {
+            "JQ" => new JoinRequest(r.String(), r.Int32(), r.String(), r.Int32(), r.String()),
+            "JC" => new JoinChallenge(r.String(), r.Bytes()),
+            "JP" => new JoinProof(r.String(), r.Bytes()),
+            "JA" => new JoinAccepted(r.String(), ReadJob(ref r)),
+            "JR" => new JoinRefused(r.String(), r.String()),
+            "RF" => new RunFinished(r.String(), r.String()),
+            "CG" => ReadComputeGradients(ref r),
+            "GC" => new GradientsComputed(r.String(), r.Int32(), r.Int32(), r.Int32(), r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32(), r.Float64()),
+            "PM" => new ParametersMissing(r.String(), r.Int32(), r.Int32(), r.Int64()),
+            "EC" => new EvaluateChunk(r.Int32(), r.Int32(), r.Int64(), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
+            "CE" => new ChunkEvaluated(r.String(), r.Int32(), r.Int32(), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
+            "TR" => ReadTrainReplica(ref r),
+            "RT" => new ReplicaTrained(r.String(), r.Int32(), r.Int64(), r.Int32(), r.Floats(), r.Floats(), ReadVectors(ref r), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
+            _ => throw new WireFormatException($"unknown manifest '{manifest}'"),
+        };
+        r.End();
+        return result;
+    }
+
+    private static void Write(WireWriter w, JobSpec job)
+    {
+        w.String(job.RunId); w.Int64(job.Seed); w.Float64(job.Dropout); w.Float64(job.AugmentDegrees); w.Float64(job.AugmentTranslate);
+    }
+
+    private static JobSpec ReadJob(ref WireReader r) => new(r.String(), r.Int64(), r.Float64(), r.Float64(), r.Float64());
+
+    private static void Write(WireWriter w, MicroBatch b)
+    {
+        w.Int32(b.Index); w.Bytes(b.Images); w.Bytes(b.Labels); w.UInt64(b.AugmentSeed); w.UInt64(b.DropoutSeed);
+    }
+
+    private static MicroBatch ReadMicroBatch(ref WireReader r) => new(r.Int32(), r.Bytes(), r.Bytes(), r.UInt64(), r.UInt64());
+
+    private static ComputeGradients ReadComputeGradients(ref WireReader r)
+    {
+        int epoch = r.Int32(), step = r.Int32();
+        var version = r.Int64();
+        float[]? parameters = r.OptionalFloats(), buffers = r.OptionalFloats();
+        var batches = new MicroBatch[r.Length(1)];
+        for (var i = 0; i < batches.Length; i++) batches[i] = ReadMicroBatch(ref r);
+        return new ComputeGradients(epoch, step, version, parameters, buffers, batches);
+    }
+
+    private static TrainReplica ReadTrainReplica(ref WireReader r)
+    {
+        var epoch = r.Int32();
+        var round = r.Int64();
+        var replica = r.Int32();
+        var optimizer = r.String();
+        var weightDecay = r.Float64();
+        var parameters = r.Floats();
+        var buffers = r.Floats();
+        var state = ReadVectors(ref r);
+        var optimizerSteps = r.Int64();
+        var steps = new LocalStep[r.Length(1)];
+        for (var i = 0; i < steps.Length; i++)
+            steps[i] = new LocalStep(r.Int32(), r.Float64(), r.Float64(), ReadMicroBatch(ref r));
+        return new TrainReplica(epoch, round, replica, optimizer, weightDecay, parameters, buffers, state, optimizerSteps, steps);
+    }
+
+    private static void WriteVectors(WireWriter w, float[][] vectors)
+    {
+        w.Int32(vectors.Length);
+        foreach (var v in vectors) w.Floats(v);
+    }
+
+    private static float[][] ReadVectors(ref WireReader r)
+    {
+        var vectors = new float[r.Length(4)][];
+        for (var i = 0; i < vectors.Length; i++) vectors[i] = r.Floats();
+        return vectors;
+    }
+}

@@ -1,0 +1,91 @@
+using DataParallel.Shared.Data;
+using DataParallel.Shared.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DataParallel.Shared.Training;
+
+/// <summary>What one micro-batch contributes to a step: its mean loss's gradient and its BatchNorm statistics.</summary>
+public sealed record GradientResult(float[] Gradients, float[] Buffers, float Loss, int Correct, int Count);
+
+/// <summary>Sums over a chunk of evaluation examples.</summary>
+public sealed record EvaluationResult(double LossSum, int Correct, int Count);
+
+/// <summary>
+/// One copy of the model and the maths a worker runs on it. Every call starts from the parameters and
+/// buffers it is given and returns plain arrays, so the result depends on its inputs and nothing else.
+/// </summary>
+public sealed class ModelReplica : IDisposable
+{
+    private readonly SeedNet _model;
+    private readonly ModelState _state;
+    private readonly Generator _generator = new(0);
+
+    public ModelReplica(double dropout = SeedNet.DefaultDropout)
+    {
+        _model = new SeedNet(dropout);
+        _model.UseGenerator(_generator);
+        _state = new ModelState(_model);
+    }
+
+    public StateLayout Layout => _state.Layout;
+
+    public SeedNet Model => _model;
+
+    /// <summary>Loads parameters and buffers into the model (call once per step, not per micro-batch).</summary>
+    public void Load(ReadOnlySpan<float> parameters, ReadOnlySpan<float> buffers)
+    {
+        _state.WriteParameters(parameters);
+        _state.WriteBuffers(buffers);
+    }
+
+    /// <summary>Forward and backward on one micro-batch from the loaded state; the loaded state itself is left unchanged.</summary>
+    public GradientResult ComputeGradients(ReadOnlySpan<float> buffers, byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed, Augmentation augmentation)
+    {
+        // Running statistics are updated by the forward pass: restore the step's buffers so every micro-batch starts equal.
+        _state.WriteBuffers(buffers);
+        _model.train();
+        _model.zero_grad();
+        _generator.manual_seed((long)(dropoutSeed & long.MaxValue));
+        using var scope = NewDisposeScope();
+        var x = Inputs(images, labels.Length, augmentation, augmentSeed);
+        var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);
+        var output = _model.call(x);
+        var loss = nn.functional.nll_loss(output, y);
+        loss.backward();
+        var correct = (int)output.argmax(1).eq(y).sum().ToInt64();
+        return new GradientResult(_state.ReadGradients(), _state.ReadBuffers(), loss.ToSingle(), correct, labels.Length);
+    }
+
+    /// <summary>Evaluation mode: running statistics, no dropout. Returns the summed loss so chunks can be combined.</summary>
+    public EvaluationResult Evaluate(byte[] images, byte[] labels)
+    {
+        _model.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = Inputs(images, labels.Length, Augmentation.None, 0);
+        var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);
+        var output = _model.call(x);
+        var lossSum = nn.functional.nll_loss(output, y, reduction: nn.Reduction.Sum).ToDouble();
+        var correct = (int)output.argmax(1).eq(y).sum().ToInt64();
+        return new EvaluationResult(lossSum, correct, labels.Length);
+    }
+
+    public float[] ReadParameters() => _state.ReadParameters();
+    public float[] ReadBuffers() => _state.ReadBuffers();
+
+    private static Tensor Inputs(byte[] images, int count, Augmentation augmentation, ulong augmentSeed)
+    {
+        if (images.Length != count * MnistDataset.ImageBytes)
+            throw new ArgumentException($"{images.Length} image bytes for {count} labels");
+        var x = tensor(images, [count, 1, MnistDataset.Side, MnistDataset.Side], ScalarType.Byte).to_type(ScalarType.Float32).div_(255f);
+        if (augmentation.Enabled) x = augmentation.Apply(x, augmentSeed);
+        return x.sub_(MnistDataset.Mean).div_(MnistDataset.Std);
+    }
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _generator.Dispose();
+    }
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using DataParallel.Shared.Model;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Security;
+using DataParallel.Shared.Training;
+
+namespace DataParallel.Worker.Actors;
+
+/// <summary>How a worker identifies itself and finds its coordinator.</summary>
+public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int Threads, string? Token, string Host)
+{
+    public TimeSpan JoinRetry { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Why a worker's actor system ended.</summary>
+public enum WorkerExit { Finished, Refused, CoordinatorLost }
+
+/// <summary>
+/// Computes what the coordinator asks for, from exactly the parameters it is sent. States: Joining (until
+/// the coordinator accepts it) and Active. It owns its model replica and runs libtorch on a pinned thread.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor, IWithTimers
+{
+    private readonly WorkerOptions _options;
+    private readonly TaskCompletionSource<(WorkerExit Exit, string Reason)> _exit;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ModelReplica? _replica;
+    private JobSpec? _job;
+    private IActorRef? _coordinator;
+    private long _loadedVersion = -1;
+    private float[]? _buffers;
+
+    public WorkerActor(WorkerOptions options, TaskCompletionSource<(WorkerExit, string)> exit)
+    {
+        _options = options;
+        _exit = exit;
+        Joining();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(WorkerOptions options, TaskCompletionSource<(WorkerExit, string)> exit) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(options, exit)).WithDispatcher("akka.compute-dispatcher");
+
+    protected override void PreStart()
+    {
+        var self = Self;
+        Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(NodeUp.Instance));
+    }
+
+    private void Joining()
+    {
+        Receive<NodeUp>(_ =>
+        {
+            SendJoinRequest();
+            Timers.StartPeriodicTimer("join", RetryJoin.Instance, _options.JoinRetry);
+        });
+        Receive<RetryJoin>(_ => SendJoinRequest());
+        Receive<JoinChallenge>(c => Sender.Tell(new JoinProof(_options.WorkerId, JoinToken.Prove(_options.Token, c.Nonce, _options.WorkerId))));
+        Receive<JoinAccepted>(a =>
+        {
+            Timers.Cancel("join");
+            _job = a.Job;
+            _replica ??= new ModelReplica(a.Job.Dropout);
+            _coordinator = Sender;
+            Context.Watch(_coordinator);
+            _log.Info("Worker {0} joined run {1} ({2} threads)", _options.WorkerId, a.Job.RunId, _options.Threads);
+            Become(Active);
+        });
+        Receive<JoinRefused>(r =>
+        {
+            Timers.Cancel("join");
+            Exit(WorkerExit.Refused, r.Reason);
+        });
+        Receive<RunFinished>(f => Exit(WorkerExit.Finished, f.Reason));
+    }
+
+    private void Active()
+    {
+        Receive<ComputeGradients>(Compute);
+        Receive<EvaluateChunk>(Evaluate);
+        Receive<TrainReplica>(TrainReplica);
+        Receive<RunFinished>(f => Exit(WorkerExit.Finished, f.Reason));
+        Receive<JoinAccepted>(_ => { });
+        Receive<JoinChallenge>(_ => { });
+        Receive<Terminated>(t => t.ActorRef.Equals(_coordinator), _ => Exit(WorkerExit.CoordinatorLost, "the coordinator stopped"));
+    }
+
+    private void SendJoinRequest()
+    {
+        var request = new JoinRequest(_options.WorkerId, ProtocolInfo.Version, SeedNetFingerprint.Value, _options.Threads, _options.Host);
+        Context.ActorSelection(_options.CoordinatorPath).Tell(request);
+    }
+
+    private void Compute(ComputeGradients work)
+    {
+        if (!Load(work.Version, work.Parameters, work.Buffers))
+        {
+            Sender.Tell(new ParametersMissing(_options.WorkerId, work.Epoch, work.Step, work.Version));
+            return;
+        }
+        foreach (var batch in work.Batches)
+        {
+            var watch = Stopwatch.StartNew();
+            var result = _replica!.ComputeGradients(_buffers!, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, Augmentation());
+            Sender.Tell(new GradientsComputed(_options.WorkerId, work.Epoch, work.Step, batch.Index,
+                result.Gradients, result.Buffers, result.Loss, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
+        }
+    }
+
+    private void Evaluate(EvaluateChunk chunk)
+    {
+        if (!Load(chunk.Version, chunk.Parameters, chunk.Buffers))
+        {
+            Sender.Tell(new ParametersMissing(_options.WorkerId, chunk.Epoch, -1, chunk.Version));
+            return;
+        }
+        var watch = Stopwatch.StartNew();
+        var result = _replica!.Evaluate(chunk.Images, chunk.Labels);
+        Sender.Tell(new ChunkEvaluated(_options.WorkerId, chunk.Epoch, chunk.Chunk, result.LossSum, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
+    }
+
+    private void TrainReplica(TrainReplica round)
+    {
+        var watch = Stopwatch.StartNew();
+        _loadedVersion = -1; // local steps move the replica away from any broadcast version
+        var result = LocalTraining.Run(_replica!, round, Augmentation());
+        Sender.Tell(result with { WorkerId = _options.WorkerId, Milliseconds = watch.Elapsed.TotalMilliseconds });
+    }
+
+    /// <summary>Loads the version's parameters if they came with the message; false if they are needed and missing.</summary>
+    private bool Load(long version, float[]? parameters, float[]? buffers)
+    {
+        if (parameters is not null && buffers is not null)
+        {
+            _replica!.Load(parameters, buffers);
+            _buffers = buffers;
+            _loadedVersion = version;
+            return true;
+        }
+        return version == _loadedVersion;
+    }
+
+    private Augmentation Augmentation() => new(_job!.AugmentDegrees, _job.AugmentTranslate);
+
+    private void Exit(WorkerExit exit, string reason)
+    {
+        _exit.TrySetResult((exit, reason));
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        _replica?.Dispose();
+        _replica = null;
+        _exit.TrySetResult((WorkerExit.CoordinatorLost, "worker stopped"));
+    }
+
+    private sealed class NodeUp
+    {
+        public static readonly NodeUp Instance = new();
+    }
+
+    private sealed class RetryJoin
+    {
+        public static readonly RetryJoin Instance = new();
+    }
+}

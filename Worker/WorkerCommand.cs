@@ -1,0 +1,53 @@
+using System.CommandLine;
+using DataParallel.Shared.Cluster;
+using DataParallel.Shared.Native;
+using DataParallel.Shared.Security;
+
+namespace DataParallel.Worker;
+
+/// <summary>The worker's command line.</summary>
+public static class WorkerCommand
+{
+    public static RootCommand Create()
+    {
+        var seed = new Option<string>("--seed") { Description = "The coordinator's address, HOST:PORT", Required = true };
+        seed.Validators.Add(r =>
+        {
+            if (!Endpoints.TryParse(r.GetValueOrDefault<string>() ?? "", out _, out _))
+                r.AddError($"--seed: '{r.GetValueOrDefault<string>()}' is not HOST:PORT");
+        });
+        var host = new Option<string>("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
+        var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes use to reach this one (behind NAT or in a container)" };
+        var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 0 };
+        port.Validators.Add(r => Endpoints.ValidatePort(r, "--port", allowZero: true));
+        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--threads must be at least 1"); });
+        var token = new Option<string?>("--token") { Description = $"Join token (or set {JoinToken.EnvironmentVariable}); required by a coordinator that binds beyond loopback" };
+        var id = new Option<string?>("--id") { Description = "Worker id (default: host-pid)" };
+        var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 };
+        rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
+        var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
+        var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+
+        var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
+        {
+            seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose,
+        };
+        root.SetAction(async (parse, cancel) =>
+        {
+            Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
+            var options = new WorkerHostOptions(
+                SeedHost: seedHost,
+                SeedPort: seedPort,
+                Endpoint: new NodeEndpoint(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(publicHost)),
+                Threads: parse.GetValue(threads),
+                Token: JoinToken.Resolve(parse.GetValue(token)),
+                WorkerId: parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                RejoinTimeout: TimeSpan.FromSeconds(parse.GetValue(rejoin)),
+                ParentPid: parse.GetValue(parentPid),
+                Verbose: parse.GetValue(verbose));
+            return await WorkerHost.RunAsync(options, Console.Out, Console.Error, cancel);
+        });
+        return root;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using DataParallel.Shared.Cluster;
+using DataParallel.Shared.Native;
+using DataParallel.Worker.Actors;
+
+namespace DataParallel.Worker;
+
+public sealed record WorkerHostOptions(
+    string SeedHost, int SeedPort, NodeEndpoint Endpoint, int Threads, string? Token, string WorkerId,
+    TimeSpan RejoinTimeout, int? ParentPid, bool Verbose);
+
+/// <summary>
+/// Runs a worker node until its run ends. A node that loses its coordinator cannot rejoin the same
+/// cluster incarnation, so each attempt is a fresh actor system; attempts stop after RejoinTimeout without
+/// a coordinator.
+/// </summary>
+public static class WorkerHost
+{
+    public const int ExitFinished = 0;
+    public const int ExitRefused = 3;
+    public const int ExitCoordinatorGone = 4;
+
+    public static async Task<int> RunAsync(WorkerHostOptions options, TextWriter output, TextWriter error, CancellationToken cancel)
+    {
+        TorchRuntime.Configure(options.Threads);
+        var seed = ClusterConfig.Address(options.SeedHost, options.SeedPort);
+        var lostSince = DateTime.UtcNow;
+        var attempt = 0;
+        while (!cancel.IsCancellationRequested)
+        {
+            attempt++;
+            var remaining = options.RejoinTimeout - (DateTime.UtcNow - lostSince);
+            if (remaining <= TimeSpan.Zero)
+            {
+                error.WriteLine($"error: no coordinator at {options.SeedHost}:{options.SeedPort} for {options.RejoinTimeout.TotalSeconds:F0} s; giving up");
+                return ExitCoordinatorGone;
+            }
+            var extra = $"""
+                akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = {Math.Max(1, (int)remaining.TotalSeconds)} s
+                {(options.Verbose ? "akka.loglevel = DEBUG" : "")}
+                """;
+            var config = ClusterConfig.Node(ClusterConfig.WorkerRole, options.Endpoint, [seed], ClusterConfig.RoleFile("worker.hocon"), extra);
+            var exit = new TaskCompletionSource<(WorkerExit, string)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var system = ActorSystem.Create(ClusterConfig.SystemName, config);
+            try
+            {
+                var workerOptions = new WorkerOptions(options.WorkerId, seed + ClusterConfig.CoordinatorPath, options.Threads, options.Token,
+                    options.Endpoint.PublicHost ?? options.Endpoint.Host);
+                system.ActorOf(WorkerActor.Props(workerOptions, exit), "worker");
+                system.ActorOf(Props.Create(() => new CoordinatorWatch(exit)), "coordinator-watch");
+                var joined = false;
+                Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
+                {
+                    joined = true;
+                    output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} ({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
+                });
+                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
+                var (why, reason) = finished == exit.Task ? exit.Task.Result
+                    : finished == system.WhenTerminated ? (WorkerExit.CoordinatorLost, joined ? "removed from the cluster" : "could not join")
+                    : (WorkerExit.Finished, "the launching coordinator exited");
+                switch (why)
+                {
+                    case WorkerExit.Finished:
+                        output.WriteLine($"worker {options.WorkerId}: {reason}");
+                        return ExitFinished;
+                    case WorkerExit.Refused:
+                        error.WriteLine($"error: the coordinator refused worker {options.WorkerId}: {reason}");
+                        return ExitRefused;
+                    default:
+                        if (joined) lostSince = DateTime.UtcNow;
+                        error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to {(options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds:F0} s");
+                        break;
+                }
+            }
+            finally
+            {
+                await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
+                await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1), cancel).ContinueWith(_ => { });
+        }
+        return ExitFinished;
+    }
+
+    /// <summary>Completes when the process that launched this worker is gone (we were reparented).</summary>
+    private static async Task ParentGone(int? parentPid, CancellationToken cancel)
+    {
+        if (parentPid is null || !OperatingSystem.IsLinux()) { await Task.Delay(Timeout.Infinite, cancel).ContinueWith(_ => { }); return; }
+        while (!cancel.IsCancellationRequested && getppid() == parentPid)
+            await Task.Delay(500, cancel).ContinueWith(_ => { });
+    }
+
+    [DllImport("libc")]
+    private static extern int getppid();
+
+    /// <summary>Ends the attempt as soon as the coordinator's node is unreachable or gone, without waiting for downing.</summary>
+    private sealed class CoordinatorWatch : ReceiveActor
+    {
+        public CoordinatorWatch(TaskCompletionSource<(WorkerExit, string)> exit)
+        {
+            var cluster = Akka.Cluster.Cluster.Get(Context.System);
+            Receive<ClusterEvent.UnreachableMember>(e => e.Member.HasRole(ClusterConfig.CoordinatorRole),
+                _ => { exit.TrySetResult((WorkerExit.CoordinatorLost, "coordinator unreachable")); });
+            Receive<ClusterEvent.MemberRemoved>(e => e.Member.HasRole(ClusterConfig.CoordinatorRole),
+                _ => { exit.TrySetResult((WorkerExit.CoordinatorLost, "coordinator left the cluster")); });
+            ReceiveAny(_ => { });
+            cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+        }
+    }
+}
