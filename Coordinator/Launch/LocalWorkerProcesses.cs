@@ -44,8 +44,7 @@ public sealed class LocalWorkerProcesses : IDisposable
         // The token travels in the environment, not the command line, which any user can read with ps.
         if (token is not null) start.Environment[JoinToken.EnvironmentVariable] = token;
         else start.Environment.Remove(JoinToken.EnvironmentVariable);
-        if (!MallocTuning.InEffect && Environment.GetEnvironmentVariable(MallocTuning.OptOutVariable) != "1")
-            start.Environment[MallocTuning.Variable] = MallocTuning.Merge(Environment.GetEnvironmentVariable(MallocTuning.Variable));
+        foreach (var (key, value) in ProcessEnvironment.ForChildren()) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker {id}");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>

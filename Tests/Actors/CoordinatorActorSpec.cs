@@ -1,0 +1,179 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using DataParallel.Coordinator.Actors;
+using DataParallel.Coordinator.Reporting;
+using DataParallel.Coordinator.Training;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Security;
+using DataParallel.Shared.Settings;
+using DataParallel.Tests.Support;
+
+namespace DataParallel.Tests.Actors;
+
+/// <summary>The coordinator's protocol, with TestProbes standing in for workers.</summary>
+public sealed class CoordinatorActorSpec : TestKit
+{
+    private readonly TrainingRun _run;
+    private readonly TestProbe _reporter;
+    private readonly TaskCompletionSource<RunOutcome> _outcome = new();
+    private readonly IActorRef _coordinator;
+
+    public CoordinatorActorSpec() : base(ClusterTestConfig.Node())
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.SelfMember.Status == Akka.Cluster.MemberStatus.Up, TimeSpan.FromSeconds(10));
+        // 256 images: 2 steps of 2 micro-batches of 64; 100 test images: one evaluation chunk.
+        _run = TrainingRun.Create(new TrainSettings { Epochs = 1, EvalChunk = 100 }, Repository.Train.Take(256), Repository.Test.Take(100), 1);
+        _reporter = CreateTestProbe("reporter");
+        var options = new CoordinatorOptions { RunId = "spec", ExpectedWorkers = 2, Token = "secret", WorkerTimeout = TimeSpan.FromMinutes(5), StragglerMinimum = TimeSpan.FromMinutes(5) };
+        _coordinator = Sys.ActorOf(CoordinatorActor.Props(options, _run, _reporter.Ref, _outcome), "coordinator");
+    }
+
+    private TestProbe Register(string id, string token = "secret")
+    {
+        var worker = CreateTestProbe(id);
+        _coordinator.Tell(new JoinRequest(id, ProtocolInfo.Version, _run.Layout.Fingerprint, 1, "127.0.0.1"), worker.Ref);
+        var challenge = worker.ExpectMsg<JoinChallenge>();
+        _coordinator.Tell(new JoinProof(id, JoinToken.Prove(token, challenge.Nonce, id)), worker.Ref);
+        return worker;
+    }
+
+    private GradientsComputed Gradients(string worker, ComputeGradients work, int index, float value = 0.01f) =>
+        new(worker, work.Epoch, work.Step, index,
+            Enumerable.Repeat(value, _run.Layout.ParameterLength).ToArray(), _run.Buffers, 2.3f, 7, 64, 5);
+
+    [Fact]
+    public void Workers_are_accepted_after_proving_the_token_and_get_step_zero()
+    {
+        var w1 = Register("w1");
+        var accepted = w1.ExpectMsg<JoinAccepted>();
+        Assert.Equal(_run.Settings.Seed, accepted.Job.Seed);
+        w1.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // one of two workers: training has not started
+
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var work1 = w1.ExpectMsg<ComputeGradients>();
+        var work2 = w2.ExpectMsg<ComputeGradients>();
+        Assert.Equal((1, 0, 0L), (work1.Epoch, work1.Step, work1.Version));
+        Assert.Equal(_run.Parameters, work1.Parameters);
+        Assert.Equal(new[] { 0 }, work1.Batches.Select(b => b.Index));
+        Assert.Equal(new[] { 1 }, work2.Batches.Select(b => b.Index));
+    }
+
+    [Fact]
+    public void A_wrong_token_is_refused_and_the_worker_gets_no_work()
+    {
+        var intruder = Register("intruder", token: "guess");
+        var refused = intruder.ExpectMsg<JoinRefused>();
+        Assert.Equal("wrong or missing join token", refused.Reason);
+        _reporter.FishForMessage(m => m is WorkerRefusedNotice);
+        intruder.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void A_different_model_or_protocol_is_refused_at_once()
+    {
+        var other = CreateTestProbe();
+        _coordinator.Tell(new JoinRequest("old", ProtocolInfo.Version, "0000000000000000", 1, "h"), other.Ref);
+        Assert.Contains("model fingerprint 0000000000000000 does not match", other.ExpectMsg<JoinRefused>().Reason);
+        _coordinator.Tell(new JoinRequest("older", ProtocolInfo.Version + 1, _run.Layout.Fingerprint, 1, "h"), other.Ref);
+        Assert.Contains($"protocol version {ProtocolInfo.Version + 1} does not match", other.ExpectMsg<JoinRefused>().Reason);
+    }
+
+    [Fact]
+    public void Results_are_aggregated_then_new_parameters_are_broadcast_with_the_next_step()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        var b = w2.ExpectMsg<ComputeGradients>();
+
+        _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
+        w2.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the step is not complete until micro-batch 0 is in
+        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
+
+        var next1 = w1.ExpectMsg<ComputeGradients>();
+        var next2 = w2.ExpectMsg<ComputeGradients>();
+        Assert.Equal((0 + 1, 1L), (next1.Step, next1.Version));
+        Assert.NotNull(next1.Parameters);
+        Assert.Equal(next1.Parameters, next2.Parameters);
+        Assert.NotEqual(a.Parameters, next1.Parameters);
+        Assert.Equal(_run.Parameters, next1.Parameters);
+    }
+
+    [Fact]
+    public async Task Late_and_duplicate_replies_are_dropped_and_counted()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        var b = w2.ExpectMsg<ComputeGradients>();
+        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
+        _coordinator.Tell(Gradients("w1", a, 0, value: 99f), w1.Ref); // duplicate: must not replace the first
+        _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
+        var step1 = w1.ExpectMsg<ComputeGradients>();
+        w2.ExpectMsg<ComputeGradients>();
+        var afterStep0 = _run.Parameters;
+
+        _coordinator.Tell(Gradients("w2", b, 1, value: 99f), w2.Ref);   // late: step 0 is over
+        _coordinator.Tell(Gradients("stranger", step1, 0), w2.Ref);    // unknown worker
+        _coordinator.Tell(Gradients("w1", step1, 0), w1.Ref);
+        _coordinator.Tell(Gradients("w2", step1, 1), w2.Ref);
+        // Step 1 completes with exactly the two valid replies: then evaluation of the epoch starts.
+        w1.ExpectMsg<EvaluateChunk>();
+        Assert.Equal(2, _run.Version);
+        Assert.NotSame(afterStep0, _run.Parameters);
+        _coordinator.Tell(new ChunkEvaluated("w1", 1, 0, 50.0, 90, 100, 3), w1.Ref);
+        var completed = _reporter.FishForMessage<RunCompleted>(_ => true, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, completed.Result.DuplicateReplies);
+        Assert.Equal(2, completed.Result.StaleReplies);
+        Assert.Equal(0.9, completed.Result.TestAccuracy);
+        w1.ExpectMsg<RunFinished>();
+        Assert.Equal(0, (await _outcome.Task).ExitCode);
+    }
+
+    [Fact]
+    public void A_worker_that_leaves_has_its_micro_batches_reassigned()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        w2.ExpectMsg<ComputeGradients>();
+        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
+
+        Sys.Stop(w2.Ref);
+        var left = _reporter.FishForMessage<WorkerLeft>(_ => true, TimeSpan.FromSeconds(10));
+        Assert.Equal(("w2", 1, 1), (left.WorkerId, left.Reassigned, left.Alive));
+        var reassigned = w1.ExpectMsg<ComputeGradients>();
+        Assert.Equal((0, 0L), (reassigned.Step, reassigned.Version));
+        Assert.Null(reassigned.Parameters); // w1 already holds version 0
+        Assert.Equal(new[] { 1 }, reassigned.Batches.Select(x => x.Index));
+    }
+
+    [Fact]
+    public void A_non_finite_gradient_is_recomputed_once_then_fails_the_run()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        w2.ExpectMsg<ComputeGradients>();
+        _coordinator.Tell(Gradients("w1", a, 0, value: float.NaN), w1.Ref);
+        var retry = w2.ExpectMsg<ComputeGradients>();
+        Assert.Equal(new[] { 0 }, retry.Batches.Select(x => x.Index));
+        _coordinator.Tell(Gradients("w2", retry, 0, value: float.PositiveInfinity), w2.Ref);
+        var failed = _reporter.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(10));
+        Assert.Equal(3, failed.ExitCode);
+        Assert.Contains("gradients are not finite, also when recomputed by another worker", failed.Error);
+        Assert.Equal(0, _run.Version);
+    }
+}

@@ -1,0 +1,50 @@
+using Akka.Actor;
+using Akka.Configuration;
+using DataParallel.Shared.Cluster;
+using DataParallel.Shared.Protocol;
+
+namespace DataParallel.Tests.Actors;
+
+/// <summary>Two actor systems over real Akka.Remote on loopback, with the frame size and serializer binding we ship.</summary>
+public sealed class RemotingPayloadSpec : IDisposable
+{
+    private static Config Node() => ConfigurationFactory.ParseString("""
+        akka.actor.provider = remote
+        akka.remote.dot-netty.tcp.port = 0
+        """).WithFallback(ClusterConfig.Shared());
+
+    private readonly ActorSystem _a = ActorSystem.Create(ClusterConfig.SystemName, Node());
+    private readonly ActorSystem _b = ActorSystem.Create(ClusterConfig.SystemName, Node());
+
+    public void Dispose()
+    {
+        _a.Terminate().Wait(TimeSpan.FromSeconds(10));
+        _b.Terminate().Wait(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class Echo : ReceiveActor
+    {
+        public Echo() => ReceiveAny(m => Sender.Tell(m));
+    }
+
+    [Fact]
+    public async Task A_one_million_parameter_gradient_crosses_real_remoting_intact()
+    {
+        const int parameters = 1_000_000;
+        var random = new Random(7);
+        var gradients = Enumerable.Range(0, parameters).Select(_ => (float)random.NextDouble()).ToArray();
+        var message = new GradientsComputed("w", 1, 2, 3, gradients, new float[4096], 0.5f, 30, 32, 1.5);
+
+        _b.ActorOf(Props.Create(() => new Echo()), "echo");
+        var port = ((ExtendedActorSystem)_b).Provider.DefaultAddress.Port;
+        var echo = await _a.ActorSelection($"akka.tcp://{ClusterConfig.SystemName}@127.0.0.1:{port}/user/echo").ResolveOne(TimeSpan.FromSeconds(10));
+
+        var reply = await echo.Ask<GradientsComputed>(message, TimeSpan.FromSeconds(30));
+
+        Assert.True(gradients.Length * 4 >= 4_000_000);
+        Assert.NotSame(message, reply);
+        Assert.Equal(gradients, reply.Gradients);
+        Assert.Equal(message.Buffers, reply.Buffers);
+        Assert.Equal((message.WorkerId, message.Epoch, message.Step, message.Index, message.Count), (reply.WorkerId, reply.Epoch, reply.Step, reply.Index, reply.Count));
+    }
+}

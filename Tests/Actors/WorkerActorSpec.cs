@@ -1,0 +1,110 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using DataParallel.Shared.Model;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Security;
+using DataParallel.Shared.Training;
+using DataParallel.Tests.Support;
+using DataParallel.Worker.Actors;
+using TorchSharp;
+
+namespace DataParallel.Tests.Actors;
+
+/// <summary>The worker's protocol, with a TestProbe as its coordinator.</summary>
+public sealed class WorkerActorSpec : TestKit
+{
+    private readonly TestProbe _coordinator;
+    private readonly TaskCompletionSource<(WorkerExit, string)> _exit = new();
+    private readonly IActorRef _worker;
+    private static readonly JobSpec Job = new("spec", 1, 0.1, 7, 0.1);
+
+    public WorkerActorSpec() : base(ClusterTestConfig.Node(DataParallel.Shared.Cluster.ClusterConfig.WorkerRole))
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        _coordinator = CreateTestProbe("coordinator");
+        var options = new WorkerOptions("w-spec", _coordinator.Ref.Path.ToStringWithoutAddress(), 1, "secret", "127.0.0.1");
+        _worker = Sys.ActorOf(WorkerActor.Props(options, _exit), "worker");
+    }
+
+    private void Join()
+    {
+        var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        _coordinator.Reply(new JoinChallenge(request.WorkerId, [1, 2, 3]));
+        _coordinator.ExpectMsg<JoinProof>();
+        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job));
+    }
+
+    [Fact]
+    public void Worker_should_join_with_its_model_fingerprint_and_prove_the_token()
+    {
+        var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        Assert.Equal(("w-spec", ProtocolInfo.Version, SeedNetFingerprint.Value, 1), (request.WorkerId, request.ProtocolVersion, request.ModelFingerprint, request.Threads));
+        var nonce = JoinToken.NewNonce();
+        _coordinator.Reply(new JoinChallenge("w-spec", nonce));
+        var proof = _coordinator.ExpectMsg<JoinProof>();
+        Assert.True(JoinToken.Verify("secret", nonce, "w-spec", proof.Proof));
+        Assert.False(JoinToken.Verify("other", nonce, "w-spec", proof.Proof));
+    }
+
+    [Fact]
+    public void Worker_should_reply_with_gradients_equal_to_a_local_computation()
+    {
+        Join();
+        torch.manual_seed(5);
+        using var reference = new ModelReplica(Job.Dropout);
+        var parameters = reference.ReadParameters();
+        var buffers = reference.ReadBuffers();
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 64).ToArray());
+        var batches = new[]
+        {
+            new MicroBatch(0, images[..(32 * 784)], labels[..32], 11, 12),
+            new MicroBatch(1, images[(32 * 784)..], labels[32..], 13, 14),
+        };
+        _worker.Tell(new ComputeGradients(1, 0, 0, parameters, buffers, batches), _coordinator.Ref);
+
+        var augmentation = new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate);
+        reference.Load(parameters, buffers);
+        foreach (var batch in batches)
+        {
+            var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(15));
+            var expected = reference.ComputeGradients(buffers, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
+            Assert.Equal((1, 0, batch.Index, 32, "w-spec"), (reply.Epoch, reply.Step, reply.Index, reply.Count, reply.WorkerId));
+            Assert.Equal(expected.Gradients, reply.Gradients);
+            Assert.Equal(expected.Buffers, reply.Buffers);
+        }
+    }
+
+    [Fact]
+    public void Worker_should_ask_for_parameters_it_was_never_sent()
+    {
+        Join();
+        _worker.Tell(new ComputeGradients(2, 7, 42, null, null, [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
+        var missing = _coordinator.ExpectMsg<ParametersMissing>(TimeSpan.FromSeconds(10));
+        Assert.Equal(("w-spec", 2, 7, 42L), (missing.WorkerId, missing.Epoch, missing.Step, missing.Version));
+    }
+
+    [Fact]
+    public void Worker_should_evaluate_a_chunk()
+    {
+        Join();
+        torch.manual_seed(5);
+        using var reference = new ModelReplica(Job.Dropout);
+        var test = Repository.Test;
+        _worker.Tell(new EvaluateChunk(1, 3, 10, reference.ReadParameters(), reference.ReadBuffers(), test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);
+        var reply = _coordinator.ExpectMsg<ChunkEvaluated>(TimeSpan.FromSeconds(10));
+        var expected = reference.Evaluate(test.Images[..(50 * 784)], test.Labels[..50]);
+        Assert.Equal((3, 50, expected.Correct, expected.LossSum), (reply.Chunk, reply.Count, reply.Correct, reply.LossSum));
+    }
+
+    [Fact]
+    public async Task Worker_should_stop_when_refused()
+    {
+        var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        Watch(_worker);
+        _coordinator.Reply(new JoinRefused(request.WorkerId, "wrong or missing join token"));
+        ExpectTerminated(_worker);
+        Assert.Equal((WorkerExit.Refused, "wrong or missing join token"), await _exit.Task);
+    }
+}

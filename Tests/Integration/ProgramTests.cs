@@ -1,0 +1,87 @@
+using DataParallel.Tests.Support;
+
+namespace DataParallel.Tests.Integration;
+
+[Collection(ProcessCollection.Name)]
+public sealed class ProgramTests
+{
+    [Fact]
+    public void Summary_prints_the_seed_models_table()
+    {
+        var (code, stdout, _) = ProgramProcess.Run("Coordinator", ["summary"], TimeSpan.FromMinutes(1));
+        Assert.Equal(0, code);
+        Assert.Contains("Total params: 13,032", stdout);
+        Assert.Matches(@"Conv2d-1\s+\[-1, 16, 28, 28\]\s+160", stdout);
+        Assert.Matches(@"Linear-28\s+\[-1, 10\]\s+910", stdout);
+    }
+
+    [Fact]
+    public void Started_processes_run_with_the_malloc_tunables_in_effect()
+    {
+        // A worker with nobody to join stays up long enough to be inspected; it was started without the variable.
+        using var worker = ProgramProcess.Start("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "60"]);
+        var environ = "";
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && !environ.Contains("mmap_threshold"))
+        {
+            Thread.Sleep(100);
+            try { environ = File.ReadAllText($"/proc/{worker.Id}/environ"); } catch (IOException) { }
+        }
+        var variables = environ.Split('\0');
+        // glibc parses GLIBC_TUNABLES in place at start-up, cutting the string at each ':', so the process's
+        // environment shows the first tunable only: proof that glibc read the setting when the process started.
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296", variables);
+        Assert.Contains("TORCH_CPP_LOG_LEVEL=ERROR", variables);
+        Assert.False(worker.Process.HasExited, worker.Stderr);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--epochs", "-1" }, "--epochs must be at least 1")]
+    [InlineData(new[] { "--batch-size", "100", "--micro-batch", "32" }, "--batch-size 100 is not divisible by --micro-batch 32")]
+    [InlineData(new[] { "--optimizer", "rmsprop" }, "rmsprop")]
+    [InlineData(new[] { "--workers", "0" }, "--workers must be at least 1")]
+    [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
+    [InlineData(new[] { "--port", "70000" }, "--port must be between 0 and 65535")]
+    [InlineData(new[] { "--host", "0.0.0.0" }, "binding beyond loopback needs a join token")]
+    public void Invalid_options_fail_with_one_clear_line(string[] args, string expected)
+    {
+        var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, .. args], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains(expected, stderr + stdout);
+        Assert.DoesNotContain("Exception", stderr);
+    }
+
+    [Fact]
+    public void A_corrupt_data_file_is_named_and_nothing_is_trained()
+    {
+        var data = Repository.NewTempDirectory("bad-data");
+        foreach (var file in Directory.GetFiles(Repository.MnistDirectory))
+            File.Copy(file, Path.Combine(data, Path.GetFileName(file)));
+        var images = Path.Combine(data, "train-images-idx3-ubyte");
+        using (var stream = new FileStream(images, FileMode.Open)) stream.SetLength(1000);
+        var output = Path.Combine(data, "run");
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", data, "--out", output, "--in-process"], TimeSpan.FromMinutes(1));
+        Assert.Equal(2, code);
+        Assert.Equal($"error: {images}: truncated: 60000 images of 28x28 need 47040016 bytes, the file has 1000", stderr.Trim());
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void An_existing_run_directory_is_never_overwritten()
+    {
+        var dir = Repository.NewTempDirectory("existing");
+        File.WriteAllText(Path.Combine(dir, "metrics.csv"), "precious");
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--in-process"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains($"--out {dir}: already holds a run", stderr);
+        Assert.Equal("precious", File.ReadAllText(Path.Combine(dir, "metrics.csv")));
+    }
+
+    [Fact]
+    public void A_worker_without_a_coordinator_gives_up_with_a_clear_message()
+    {
+        var (code, _, stderr) = ProgramProcess.Run("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "3"], TimeSpan.FromMinutes(1));
+        Assert.Equal(4, code);
+        Assert.Contains("error: no coordinator at 127.0.0.1:9 for 3 s; giving up", stderr);
+    }
+}

@@ -1,0 +1,73 @@
+using Akka.Actor;
+using Akka.Serialization;
+using DataParallel.Shared.Cluster;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Serialization;
+
+namespace DataParallel.Tests.Unit;
+
+public sealed class SerializerTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("serializer-test", Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(ClusterConfig.Shared()));
+
+    public void Dispose() => _system.Dispose();
+
+    private static MicroBatch Batch(int index) => new(index, [1, 2, 3, 255], [7], 0xDEADBEEFCAFEUL, ulong.MaxValue);
+
+    public static TheoryData<IProtocolMessage> Messages() => new()
+    {
+        new JoinRequest("w-1", 1, "abcdef0123456789", 2, "10.0.0.5"),
+        new JoinChallenge("w-1", [1, 2, 3]),
+        new JoinProof("w-1", new byte[32]),
+        new JoinAccepted("w-1", new JobSpec("run", 42, 0.1, 7, 0.1)),
+        new JoinRefused("w-1", "wrong token"),
+        new RunFinished("run", "done"),
+        new ComputeGradients(3, 17, 1234, [1f, -2.5f, float.Epsilon], [0f, 1f], [Batch(0), Batch(1)]),
+        new ComputeGradients(3, 17, 1234, null, null, [Batch(2)]),
+        new GradientsComputed("w-2", 3, 17, 1, [0.5f, float.NaN], [1f], 0.25f, 30, 32, 12.5),
+        new ParametersMissing("w-2", 3, 17, 1234),
+        new EvaluateChunk(2, 5, 99, [1f], [2f], [9, 9], [1]),
+        new ChunkEvaluated("w-1", 2, 5, 123.25, 480, 500, 9.5),
+        new TrainReplica(1, 10, 2, "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),
+        new ReplicaTrained("w-1", 1, 10, 2, [1f, 2f], [3f], [[4f, 5f]], 2.5, 60, 64, 40),
+    };
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Every_protocol_message_round_trips_through_the_binary_serializer(IProtocolMessage message)
+    {
+        var serializer = _system.Serialization.FindSerializerFor(message);
+        Assert.IsType<ProtocolSerializer>(serializer);
+        var bytes = serializer.ToBinary(message);
+        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+        var back = _system.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
+        Assert.Equal(Describe(message), Describe(back));
+    }
+
+    [Fact]
+    public void Floats_travel_as_four_raw_bytes_each()
+    {
+        var parameters = new float[13_032];
+        var message = new ComputeGradients(1, 0, 0, parameters, new float[198], []);
+        var bytes = _system.Serialization.FindSerializerFor(message).ToBinary(message);
+        Assert.InRange(bytes.Length, 4 * (13_032 + 198), 4 * (13_032 + 198) + 64);
+    }
+
+    [Fact]
+    public void Truncated_and_oversized_payloads_are_rejected()
+    {
+        var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerFor(new RunFinished("a", "b"));
+        var bytes = serializer.ToBinary(new GradientsComputed("w", 1, 2, 3, [1f, 2f, 3f], [4f], 0.5f, 1, 2, 3));
+        Assert.Throws<WireFormatException>(() => serializer.FromBinary(bytes[..^5], "GC"));
+        Assert.Throws<WireFormatException>(() => serializer.FromBinary([.. bytes, 0], "GC"));
+        var lying = (byte[])bytes.Clone();
+        BitConverter.GetBytes(int.MaxValue).CopyTo(lying, 4 + 1 + 12); // the gradient count, after the id and three ints
+        var e = Assert.Throws<WireFormatException>(() => serializer.FromBinary(lying, "GC"));
+        Assert.Contains("exceeds", e.Message);
+        Assert.Throws<WireFormatException>(() => serializer.FromBinary(bytes, "??"));
+    }
+
+    /// <summary>Records compare arrays by reference; this compares them by content.</summary>
+    private static string Describe(object message) => System.Text.Json.JsonSerializer.Serialize(message, message.GetType(),
+        new System.Text.Json.JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+}
