@@ -273,8 +273,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     // ---------------------------------------------------------------- results
 
+    private TimeSpan? _lastRoundTrip;
+
     private bool Accept(string workerId, int epoch, long version, int unit, Type kind)
     {
+        _lastRoundTrip = null;
         if (_workers.TryGetValue(workerId, out var replying)) replying.LastReply = DateTime.UtcNow;
         var phase = _phase;
         if (phase is null || phase.GetType() != kind || phase.Epoch != epoch || phase.Version != version || !_workers.TryGetValue(workerId, out _))
@@ -282,11 +285,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _stale++;
             return false;
         }
+        var sent = phase.Assignment.SentAt(unit, workerId);
         if (!phase.Assignment.Complete(unit, workerId))
         {
             _duplicates++;
             return false;
         }
+        _lastRoundTrip = DateTime.UtcNow - sent;
         return true;
     }
 
@@ -296,7 +301,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (!Accept(g.WorkerId, g.Epoch, version, g.Index, typeof(StepPhase))) { DispatchIdle(g.WorkerId); return; }
         var phase = (StepPhase)_phase!;
         var worker = _workers[g.WorkerId];
-        worker.Stats.Record(g.Milliseconds);
+        worker.Stats.Record(g.Milliseconds, _lastRoundTrip);
         if (!TrainingRun.Finite(g.Gradients) || !TrainingRun.Finite(g.Buffers))
         {
             if (RetryNonFinite(phase, g.Index, g.WorkerId)) return;
@@ -319,7 +324,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (!Accept(r.WorkerId, r.Epoch, r.Round, r.Replica, typeof(RoundPhase))) { DispatchIdle(r.WorkerId); return; }
         var phase = (RoundPhase)_phase!;
         var worker = _workers[r.WorkerId];
-        worker.Stats.Record(r.Milliseconds);
+        worker.Stats.Record(r.Milliseconds, _lastRoundTrip);
         if (!TrainingRun.Finite(r.Parameters))
         {
             if (RetryNonFinite(phase, r.Replica, r.WorkerId)) return;
@@ -361,9 +366,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var lr = _run.LastSchedule.LearningRate;
         var training = _run.CompleteEpoch();
         var seconds = _epochClock.Elapsed.TotalSeconds;
+        var computeSeconds = _workers.Values.Sum(w => w.Stats.ComputeSeconds);
         var metrics = new EpochMetrics(epoch, training.Loss, training.Accuracy, lossSum / count, (double)correct / count,
             seconds, _epochTrainSeconds, training.Examples / _epochTrainSeconds, _workers.Count, lr,
-            _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal).Select(w => w.Stats.Summary(w.Id)).ToList());
+            _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal).Select(w => w.Stats.Summary(w.Id)).ToList())
+        {
+            Utilization = computeSeconds / (_epochTrainSeconds * Math.Max(1, _workers.Count)),
+        };
         _history.Add(metrics);
         _reporter.Tell(new EpochCompleted(metrics));
         if (_run.Finished) Finish(metrics);

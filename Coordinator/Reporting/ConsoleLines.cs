@@ -13,12 +13,12 @@ public static class ConsoleLines
         var line = new StringBuilder();
         line.Append(string.Create(C, $"Epoch: {m.Epoch:00} | m_mnist_accuracy: {100 * m.TrainAccuracy:F2}% | loss: {m.TrainLoss:F4}"));
         line.Append(string.Create(C, $" | test_accuracy: {100 * m.TestAccuracy:F2}% | test_loss: {m.TestLoss:F4}"));
-        line.Append(string.Create(C, $" | {m.Seconds:F1} s | {m.ImagesPerSecond:N0} img/s | lr: {m.LearningRate:F4} | workers: {m.Workers}"));
+        line.Append(string.Create(C, $" | {m.Seconds:F1} s | {m.ImagesPerSecond:N0} img/s | lr: {m.LearningRate:F4} | utilization: {100 * m.Utilization:F0}% | workers: {m.Workers}"));
         if (m.WorkerStats.Count > 0)
         {
             line.Append(" (");
             line.Append(string.Join(", ", m.WorkerStats.Select(w =>
-                string.Create(C, $"{w.WorkerId}: {w.Units} x {w.MeanMilliseconds:F1} ms") +
+                string.Create(C, $"{w.WorkerId}: {w.Units} x {w.MeanMilliseconds:F1} ms, round trip {w.MeanRoundTripMilliseconds:F1} ms") +
                 (w.Failures > 0 ? $", {w.Failures} lost" : "") + (w.Straggled > 0 ? $", {w.Straggled} slow" : ""))));
             line.Append(')');
         }

@@ -18,12 +18,16 @@ public sealed record Notice(string Text, bool Warning = false);
 public sealed record StepCompleted(int Epoch, int Step, int StepsPerEpoch, double Loss, int Examples, int EpochExamples, double EpochSeconds, int Alive, double LearningRate);
 
 /// <summary>One worker's share of an epoch.</summary>
-public sealed record WorkerEpochStats(string WorkerId, int Units, double MeanMilliseconds, double P95Milliseconds, int Failures, int Straggled);
+public sealed record WorkerEpochStats(string WorkerId, int Units, double MeanMilliseconds, double P95Milliseconds, double MeanRoundTripMilliseconds, int Failures, int Straggled);
 
 public sealed record EpochMetrics(
     int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,
     double Seconds, double TrainSeconds, double ImagesPerSecond, int Workers, double LearningRate,
-    IReadOnlyList<WorkerEpochStats> WorkerStats);
+    IReadOnlyList<WorkerEpochStats> WorkerStats)
+{
+    /// <summary>Share of the workers' wall time spent computing during training (1: no distribution overhead).</summary>
+    public double Utilization { get; init; }
+}
 
 public sealed record EpochCompleted(EpochMetrics Metrics);
 

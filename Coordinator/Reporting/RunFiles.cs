@@ -13,7 +13,7 @@ namespace DataParallel.Coordinator.Reporting;
 public sealed class RunFiles(string directory)
 {
     public const string MetricsCsvHeader = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,workers,lr";
-    public const string WorkersCsvHeader = "epoch,worker,units,mean_ms,p95_ms,failures,straggled";
+    public const string WorkersCsvHeader = "epoch,worker,units,mean_ms,p95_ms,mean_round_trip_ms,failures,straggled";
 
     private static readonly JsonSerializerOptions Json = TrainSettings.Json;
     private static readonly JsonSerializerOptions JsonLine = new(TrainSettings.Json) { WriteIndented = false };
@@ -49,7 +49,7 @@ public sealed class RunFiles(string directory)
                 test_accuracy = e.TestAccuracy, seconds = e.Seconds, images_per_second = e.ImagesPerSecond, workers = e.Workers, lr = e.LearningRate,
             }, JsonLine)).Append('\n');
             foreach (var w in e.WorkerStats)
-                workers.Append(string.Create(c, $"{e.Epoch},{w.WorkerId},{w.Units},{w.MeanMilliseconds:F2},{w.P95Milliseconds:F2},{w.Failures},{w.Straggled}\n"));
+                workers.Append(string.Create(c, $"{e.Epoch},{w.WorkerId},{w.Units},{w.MeanMilliseconds:F2},{w.P95Milliseconds:F2},{w.MeanRoundTripMilliseconds:F2},{w.Failures},{w.Straggled}\n"));
         }
         AtomicFile.WriteAllText(PathOf("metrics.csv"), csv.ToString());
         AtomicFile.WriteAllText(PathOf("metrics.jsonl"), jsonl.ToString());

@@ -48,6 +48,10 @@ public sealed class WorkAssignment
         Track(worker, unit, now);
     }
 
+    /// <summary>When <paramref name="worker"/> was sent <paramref name="unit"/>, if it holds it.</summary>
+    public DateTime? SentAt(int unit, string worker) =>
+        _inFlight.TryGetValue(worker, out var units) && units.TryGetValue(unit, out var sent) ? sent : null;
+
     /// <summary>Records a result. True only for the first result of the unit; a copy arriving later is false.</summary>
     public bool Complete(int unit, string worker)
     {

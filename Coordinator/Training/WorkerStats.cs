@@ -6,13 +6,29 @@ namespace DataParallel.Coordinator.Training;
 public sealed class WorkerStats
 {
     private readonly List<double> _milliseconds = new();
+    private double _roundTripSum;
+    private int _roundTrips;
 
     public int Failures { get; set; }
     public int Straggled { get; set; }
     public int Units => _milliseconds.Count;
     public double Mean => _milliseconds.Count == 0 ? 0 : _milliseconds.Average();
 
-    public void Record(double milliseconds) => _milliseconds.Add(milliseconds);
+    /// <summary>Mean time from sending a unit to receiving its result, compute included.</summary>
+    public double MeanRoundTrip => _roundTrips == 0 ? 0 : _roundTripSum / _roundTrips;
+    public double ComputeSeconds => _milliseconds.Sum() / 1000;
+
+    /// <param name="milliseconds">Compute time the worker measured.</param>
+    /// <param name="roundTrip">Send-to-result time the coordinator measured, when known.</param>
+    public void Record(double milliseconds, TimeSpan? roundTrip)
+    {
+        _milliseconds.Add(milliseconds);
+        if (roundTrip is { } rtt)
+        {
+            _roundTripSum += rtt.TotalMilliseconds;
+            _roundTrips++;
+        }
+    }
 
     public double Percentile(double p)
     {
@@ -22,5 +38,5 @@ public sealed class WorkerStats
         return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
     }
 
-    public WorkerEpochStats Summary(string workerId) => new(workerId, Units, Mean, Percentile(95), Failures, Straggled);
+    public WorkerEpochStats Summary(string workerId) => new(workerId, Units, Mean, Percentile(95), MeanRoundTrip, Failures, Straggled);
 }
