@@ -5,5 +5,5 @@
 using DataParallel.Coordinator.Cli;
 using DataParallel.Shared.Native;
 
-ProcessEnvironment.EnsureApplied();
+MallocTuning.EnsureApplied();
 return await CoordinatorCommands.Create().Parse(args).InvokeAsync();

@@ -30,8 +30,27 @@ public static class ExitCodes
 /// </summary>
 public static class TrainingHost
 {
-    public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error, CancellationToken cancel)
+    public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error, CancellationToken cancel,
+        ResumeRequest? resume = null)
     {
+        Checkpoint? resumed = null;
+        if (resume is not null)
+        {
+            if (!Directory.Exists(resume.Directory))
+                return Fail(error, ExitCodes.Usage, $"--resume {resume.Directory}: no such run directory");
+            try
+            {
+                (resumed, var path) = new CheckpointStore(resume.Directory).LoadNewest(error.WriteLine);
+                output.WriteLine($"resuming {resume.Directory} from {Path.GetFileName(path)} (epoch {resumed.Epoch}, step {resumed.Step})");
+            }
+            catch (CheckpointException e)
+            {
+                return Fail(error, ExitCodes.Usage, $"--resume {e.Message}");
+            }
+            settings = resumed.Settings with { Data = resume.Data ?? resumed.Settings.Data };
+            launch = launch with { Out = resume.Directory };
+        }
+
         if (!Endpoints.IsLoopback(launch.Host) && launch.Token is null)
             return Fail(error, ExitCodes.Usage, $"--host {launch.Host}: binding beyond loopback needs a join token (--token or {Shared.Security.JoinToken.EnvironmentVariable})");
 
@@ -48,22 +67,30 @@ public static class TrainingHost
         }
 
         var files = new RunFiles(launch.Out);
-        if (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv")))
-            return Fail(error, ExitCodes.Usage, $"--out {launch.Out}: already holds a run; choose another directory");
+        if (resumed is null && (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv")) || Directory.Exists(Path.Combine(launch.Out, "checkpoints"))))
+            return Fail(error, ExitCodes.Usage, $"--out {launch.Out}: already holds a run; choose another directory or --resume it");
 
         TorchRuntime.Configure(launch.Mode == WorkerMode.InProcess ? launch.ThreadsPerWorker : 1);
-        var replicas = settings.Replicas > 0 ? settings.Replicas : launch.Workers;
+        var replicas = resumed?.Replicas ?? (settings.Replicas > 0 ? settings.Replicas : launch.Workers);
         if (settings.Sync == SyncMode.Params && settings.BatchSize % replicas != 0)
             return Fail(error, ExitCodes.Usage, $"--batch-size {settings.BatchSize} is not divisible by {replicas} replicas (--sync params)");
         var run = TrainingRun.Create(settings, train, test, replicas);
-        var runId = Path.GetFileName(Path.GetFullPath(launch.Out).TrimEnd('/'));
+        var runId = resumed?.RunId ?? Path.GetFileName(Path.GetFullPath(launch.Out).TrimEnd('/'));
+        if (resumed is not null)
+        {
+            try { run.Restore(resumed); }
+            catch (ArgumentException e) { return Fail(error, ExitCodes.Usage, $"--resume {resume!.Directory}: {e.Message}"); }
+            files.Restore(resumed.History);
+        }
 
         Directory.CreateDirectory(launch.Out);
-        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint });
+        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint });
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
 
+        if (launch.Port != 0 && !PortIsFree(launch.Host, launch.Port))
+            return Fail(error, ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: the port is in use");
         ActorSystem system;
         try
         {
@@ -74,9 +101,9 @@ public static class TrainingHost
             var config = ClusterConfig.Node(ClusterConfig.CoordinatorRole, endpoint, [], ClusterConfig.RoleFile("coordinator.hocon"), extra);
             system = ActorSystem.Create(ClusterConfig.SystemName, config);
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException || e.InnerException is System.Net.Sockets.SocketException || e.GetBaseException() is System.Net.Sockets.SocketException)
+        catch (Exception e)
         {
-            return Fail(error, ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: {e.GetBaseException().Message} (port in use?)");
+            return Fail(error, ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: {e.GetBaseException().Message}");
         }
 
         LocalWorkerProcesses? processes = null;
@@ -97,8 +124,10 @@ public static class TrainingHost
                 Token = launch.Token,
                 WorkerTimeout = launch.WorkerTimeout,
                 StragglerMinimum = launch.StragglerMinimum,
+                CheckpointEverySteps = launch.CheckpointEverySteps,
             };
-            var coordinator = system.ActorOf(CoordinatorActor.Props(options, run, reporter, outcome), "coordinator");
+            var checkpoints = new CheckpointStore(launch.Out);
+            var coordinator = system.ActorOf(CoordinatorActor.Props(options, run, reporter, outcome, checkpoints, resumed), "coordinator");
 
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("interrupted", ExitCodes.Interrupted)); });
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("terminated", ExitCodes.Interrupted)); });
@@ -162,7 +191,22 @@ public static class TrainingHost
         public_host = l.PublicHost,
         token = l.Token is null ? "none" : "set (not recorded)",
         worker_timeout_seconds = l.WorkerTimeout.TotalSeconds,
+        checkpoint_every_steps = l.CheckpointEverySteps,
     };
+
+    private static bool PortIsFree(string host, int port)
+    {
+        try
+        {
+            var address = host == "localhost" ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(host);
+            var probe = new System.Net.Sockets.TcpListener(address, port);
+            probe.Start();
+            probe.Stop();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException) { return false; }
+        catch (FormatException) { return true; } // a host name: let Akka resolve it and report
+    }
 
     private static int Fail(TextWriter error, int code, string message)
     {

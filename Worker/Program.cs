@@ -3,5 +3,5 @@
 using DataParallel.Shared.Native;
 using DataParallel.Worker;
 
-ProcessEnvironment.EnsureApplied();
+MallocTuning.EnsureApplied();
 return await WorkerCommand.Create().Parse(args).InvokeAsync();

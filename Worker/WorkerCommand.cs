@@ -28,10 +28,13 @@ public static class WorkerCommand
         rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
         var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+        // Fault injection for the refusal tests: announce a model or protocol this build does not have.
+        var announceFingerprint = new Option<string?>("--announce-fingerprint") { Hidden = true };
+        var announceProtocol = new Option<int?>("--announce-protocol") { Hidden = true };
 
         var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
         {
-            seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose,
+            seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
         };
         root.SetAction(async (parse, cancel) =>
         {
@@ -45,7 +48,11 @@ public static class WorkerCommand
                 WorkerId: parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 RejoinTimeout: TimeSpan.FromSeconds(parse.GetValue(rejoin)),
                 ParentPid: parse.GetValue(parentPid),
-                Verbose: parse.GetValue(verbose));
+                Verbose: parse.GetValue(verbose))
+            {
+                AnnounceFingerprint = parse.GetValue(announceFingerprint),
+                AnnounceProtocol = parse.GetValue(announceProtocol),
+            };
             return await WorkerHost.RunAsync(options, Console.Out, Console.Error, cancel);
         });
         return root;

@@ -10,7 +10,12 @@ namespace DataParallel.Worker;
 
 public sealed record WorkerHostOptions(
     string SeedHost, int SeedPort, NodeEndpoint Endpoint, int Threads, string? Token, string WorkerId,
-    TimeSpan RejoinTimeout, int? ParentPid, bool Verbose);
+    TimeSpan RejoinTimeout, int? ParentPid, bool Verbose)
+{
+    /// <summary>Announce another model fingerprint or protocol version (to test that the coordinator refuses them).</summary>
+    public string? AnnounceFingerprint { get; init; }
+    public int? AnnounceProtocol { get; init; }
+}
 
 /// <summary>
 /// Runs a worker node until its run ends. A node that loses its coordinator cannot rejoin the same
@@ -49,6 +54,8 @@ public static class WorkerHost
             {
                 var workerOptions = new WorkerOptions(options.WorkerId, seed + ClusterConfig.CoordinatorPath, options.Threads, options.Token,
                     options.Endpoint.PublicHost ?? options.Endpoint.Host);
+                if (options.AnnounceFingerprint is { } fingerprint) workerOptions = workerOptions with { Fingerprint = fingerprint };
+                if (options.AnnounceProtocol is { } protocol) workerOptions = workerOptions with { ProtocolVersion = protocol };
                 system.ActorOf(WorkerActor.Props(workerOptions, exit), "worker");
                 system.ActorOf(Props.Create(() => new CoordinatorWatch(exit)), "coordinator-watch");
                 var joined = false;

@@ -28,6 +28,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly TrainingRun _run;
     private readonly IActorRef _reporter;
     private readonly TaskCompletionSource<RunOutcome> _outcome;
+    private readonly CheckpointStore? _checkpoints;
+    private readonly double _runSecondsBefore;
+    private double _epochSecondsBefore;
+    private long _lastCheckpointVersion;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<string, WorkerEntry> _workers = new();
@@ -40,25 +44,37 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private DateTime _lastWaitingNotice = DateTime.MinValue;
     private long _stale, _duplicates;
 
-    public CoordinatorActor(CoordinatorOptions options, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome)
+    public CoordinatorActor(CoordinatorOptions options, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome,
+        CheckpointStore? checkpoints = null, Checkpoint? resumedFrom = null)
     {
         _options = options;
         _run = run;
         _reporter = reporter;
         _outcome = outcome;
+        _checkpoints = checkpoints;
+        if (resumedFrom is not null)
+        {
+            _history.AddRange(resumedFrom.History);
+            _runSecondsBefore = resumedFrom.RunSeconds;
+            _epochSecondsBefore = resumedFrom.EpochTrainSeconds;
+        }
+        _lastCheckpointVersion = run.Version;
         WaitingForWorkers();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(CoordinatorOptions options, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome) =>
-        Akka.Actor.Props.Create(() => new CoordinatorActor(options, run, reporter, outcome));
+    public static Props Props(CoordinatorOptions options, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome,
+        CheckpointStore? checkpoints = null, Checkpoint? resumedFrom = null) =>
+        Akka.Actor.Props.Create(() => new CoordinatorActor(options, run, reporter, outcome, checkpoints, resumedFrom));
 
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
         Timers.StartPeriodicTimer("tick", Tick.Instance, _options.Tick);
+        // A resumed run whose last checkpoint is its end has nothing left to train.
+        if (_run.Finished && _history.Count > 0) Finish(_history[^1]);
     }
 
     protected override void PostStop()
@@ -132,11 +148,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Refuse(request.WorkerId, Sender, problem);
             return;
         }
-        if (_workers.ContainsKey(request.WorkerId))
+        if (_workers.TryGetValue(request.WorkerId, out var known))
         {
-            // A retried request from a worker we already accepted: answer again, idempotently.
-            Sender.Tell(new JoinAccepted(request.WorkerId, _run.Job(_options.RunId)));
-            return;
+            if (known.Ref.Equals(Sender))
+            {
+                // A retried request from a worker we already accepted: answer again, idempotently.
+                Sender.Tell(new JoinAccepted(request.WorkerId, _run.Job(_options.RunId)));
+                return;
+            }
+            // The same worker id from a new actor system: the old incarnation is gone.
+            LoseWorker(known.Id, "restarted");
         }
         var nonce = JoinToken.NewNonce();
         _joining[request.WorkerId] = new PendingJoin(request, nonce);
@@ -214,7 +235,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void StartEvaluation()
     {
-        _epochTrainSeconds = _epochClock.Elapsed.TotalSeconds;
+        _epochTrainSeconds = _epochClock.Elapsed.TotalSeconds + _epochSecondsBefore;
         _phase = new EvalPhase(_run.Epoch, _run.Version, _run.EvalChunks);
         DispatchAll();
     }
@@ -343,9 +364,29 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void AfterTrainingPhase()
     {
-        if (_run.EpochTrained) StartEvaluation();
-        else StartTrainingPhase();
+        if (_run.EpochTrained) { StartEvaluation(); return; }
+        if (_options.CheckpointEverySteps > 0 && _run.Version - _lastCheckpointVersion >= _options.CheckpointEverySteps && !SaveCheckpoint()) return;
+        StartTrainingPhase();
     }
+
+    /// <summary>Writes a checkpoint at the current step boundary; false (and the run failed) if it cannot be written.</summary>
+    private bool SaveCheckpoint()
+    {
+        if (_checkpoints is null) return true;
+        try
+        {
+            _checkpoints.Save(_run.Snapshot(_options.RunId, _run.EpochTrained ? 0 : _epochClock.Elapsed.TotalSeconds + _epochSecondsBefore, RunSeconds, _history));
+            _lastCheckpointVersion = _run.Version;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Fail($"cannot write a checkpoint in {_checkpoints.Directory}: {e.Message}", 2);
+            return false;
+        }
+    }
+
+    private double RunSeconds => _runSecondsBefore + _runClock.Elapsed.TotalSeconds;
 
     private void OnChunkEvaluated(ChunkEvaluated c)
     {
@@ -374,7 +415,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Utilization = computeSeconds / (_epochTrainSeconds * Math.Max(1, _workers.Count)),
         };
         _history.Add(metrics);
+        _epochSecondsBefore = 0;
         _reporter.Tell(new EpochCompleted(metrics));
+        if (!SaveCheckpoint()) return;
         if (_run.Finished) Finish(metrics);
         else StartEpoch();
     }
@@ -383,7 +426,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         _phase = null;
         var result = new RunResult(_options.RunId, last.Epoch, last.TestAccuracy, last.TestLoss, last.TrainAccuracy, _run.Sha256(),
-            _runClock.Elapsed.TotalSeconds, _stale, _duplicates, _history.ToList());
+            RunSeconds, _stale, _duplicates, _history.ToList());
         foreach (var w in _workers.Values) w.Ref.Tell(new RunFinished(_options.RunId, "training complete"));
         _reporter.Tell(new RunCompleted(result));
         _outcome.TrySetResult(new RunOutcome(0, result, null));
@@ -438,7 +481,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         foreach (var (unit, workerId, age) in _phase.Assignment.Overdue(now, _options.WorkerTimeout))
         {
             if (_workers.TryGetValue(workerId, out var w) && now - w.LastReply > _options.WorkerTimeout)
+            {
                 LoseWorker(workerId, $"no reply for {age.TotalSeconds:F0} s");
+                // Down it too: if it is alive after all, it comes back as a new member with fresh state.
+                var address = w.Ref.Path.Address;
+                if (address.HasGlobalScope && !address.Equals(_cluster.SelfAddress)) _cluster.Down(address);
+            }
         }
 
         var mean = _workers.Values.Select(w => w.Stats.Mean).Where(m => m > 0).DefaultIfEmpty(0).Average();

@@ -56,19 +56,28 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "Also print a line every N steps (0: epoch lines only)", DefaultValueFactory = _ => 0 };
         logEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--log-every must not be negative"); });
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest valid checkpoint (its settings come from the checkpoint)" };
+        var checkpointEvery = new Option<int>("--checkpoint-every-steps") { Description = "Checkpoint every K steps as well as at every epoch end (0: epoch ends only)", DefaultValueFactory = _ => 0 };
+        checkpointEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--checkpoint-every-steps must not be negative"); });
+        var straggler = PositiveDouble(new Option<double>("--straggler-timeout") { Description = "Seconds (at least) before a unit still in flight is also given to an idle worker", DefaultValueFactory = _ => l.StragglerMinimum.TotalSeconds });
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
             sync, localSteps, replicas, evalChunk, output,
-            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, logEvery, verbose,
+            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery,
         };
+        Option[] fixedByCheckpoint = [epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment, sync, localSteps, replicas, evalChunk, output];
         command.Validators.Add(r =>
         {
             var b = r.GetValue(batch);
             var m = r.GetValue(micro);
             if (m > 0 && b % m != 0) r.AddError($"--batch-size {b} is not divisible by --micro-batch {m}");
             if (r.GetValue(inProcess) && r.GetValue(external)) r.AddError("--in-process and --external exclude each other");
+            if (r.GetValue(resume) is null) return;
+            foreach (var option in fixedByCheckpoint)
+                if (r.GetResult(option) is { Implicit: false })
+                    r.AddError($"{option.Name} cannot be given with --resume: a resumed run keeps the settings of its checkpoint");
         });
 
         command.SetAction(async (parse, cancel) =>
@@ -110,8 +119,13 @@ public static class TrainCommand
                 LogEvery = parse.GetValue(logEvery),
                 Verbose = parse.GetValue(verbose),
                 WorkerTimeout = TimeSpan.FromSeconds(parse.GetValue(workerTimeout)),
+                StragglerMinimum = TimeSpan.FromSeconds(parse.GetValue(straggler)),
+                CheckpointEverySteps = parse.GetValue(checkpointEvery),
             };
-            return await TrainingHost.RunAsync(settings, launch, Console.Out, Console.Error, cancel);
+            var resumeRequest = parse.GetValue(resume) is { } dir
+                ? new ResumeRequest(dir, parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null)
+                : null;
+            return await TrainingHost.RunAsync(settings, launch, Console.Out, Console.Error, cancel, resumeRequest);
         });
         return command;
     }

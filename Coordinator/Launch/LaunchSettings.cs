@@ -27,4 +27,9 @@ public sealed record LaunchSettings
     public bool Verbose { get; init; }
     public TimeSpan WorkerTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan StragglerMinimum { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>Checkpoint every this many steps as well as at every epoch end (0: epoch ends only).</summary>
+    public int CheckpointEverySteps { get; init; }
 }
+
+/// <summary>`train --resume DIR`: continue the run in DIR; its settings come from its checkpoint, only the data may move.</summary>
+public sealed record ResumeRequest(string Directory, string? Data);

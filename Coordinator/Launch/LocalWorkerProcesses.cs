@@ -44,12 +44,12 @@ public sealed class LocalWorkerProcesses : IDisposable
         // The token travels in the environment, not the command line, which any user can read with ps.
         if (token is not null) start.Environment[JoinToken.EnvironmentVariable] = token;
         else start.Environment.Remove(JoinToken.EnvironmentVariable);
-        foreach (var (key, value) in ProcessEnvironment.ForChildren()) start.Environment[key] = value;
+        foreach (var (key, value) in MallocTuning.ForChildren()) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker {id}");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is { Length: > 0 } line && !line.Contains("NNPACK")) _error.WriteLine($"[{id}] {line}");
+            if (e.Data is { Length: > 0 } line) _error.WriteLine($"[{id}] {line}");
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -14,4 +14,6 @@ public sealed record CoordinatorOptions
     public TimeSpan WorkerTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan WaitingNoticeEvery { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Also checkpoint every this many steps within an epoch (0: at epoch ends only).</summary>
+    public int CheckpointEverySteps { get; init; }
 }

@@ -194,6 +194,35 @@ public sealed class TrainingRun
         return result;
     }
 
+    // ---- checkpoints ----
+
+    public Checkpoint Snapshot(string runId, double epochTrainSeconds, double runSeconds, IReadOnlyList<Reporting.EpochMetrics> history) =>
+        new(runId, Settings, Replicas, Layout.Fingerprint, Epoch, Step, Optimizer.Name, Optimizer.StepCount,
+            Optimizer.State.Select(v => (float[])v.Clone()).ToArray(), Parameters, Buffers,
+            EpochLossSum, EpochCorrect, EpochExamples, epochTrainSeconds, runSeconds, history.ToList());
+
+    /// <summary>Continues from a checkpoint of a run with the same settings and model.</summary>
+    public void Restore(Checkpoint c)
+    {
+        if (c.Fingerprint != Layout.Fingerprint)
+            throw new ArgumentException($"the checkpoint's model fingerprint {c.Fingerprint} differs from this build's {Layout.Fingerprint}");
+        if (c.Settings with { Data = Settings.Data } != Settings)
+            throw new ArgumentException("the checkpoint was written with other settings");
+        if (c.Parameters.Length != Layout.ParameterLength || c.Buffers.Length != Layout.BufferLength)
+            throw new ArgumentException($"the checkpoint holds {c.Parameters.Length} parameters and {c.Buffers.Length} buffers, the model has {Layout.ParameterLength} and {Layout.BufferLength}");
+        if (c.Step < 0 || c.Step > StepsPerEpoch || c.Epoch < 1 || c.Epoch > Settings.Epochs + 1)
+            throw new ArgumentException($"the checkpoint's position (epoch {c.Epoch}, step {c.Step}) is outside this run");
+        Optimizer.Restore(c.OptimizerSteps, c.OptimizerState);
+        Parameters = c.Parameters;
+        Buffers = c.Buffers;
+        Epoch = c.Epoch;
+        Step = c.Step;
+        EpochLossSum = c.EpochLossSum;
+        EpochCorrect = c.EpochCorrect;
+        EpochExamples = c.EpochExamples;
+        if (Version > 0) LastSchedule = Schedule.At(Math.Min(Version, TotalSteps) - 1);
+    }
+
     public static bool Finite(ReadOnlySpan<float> values)
     {
         foreach (var v in values)

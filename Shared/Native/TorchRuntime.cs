@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace DataParallel.Shared.Native;
@@ -20,9 +21,33 @@ public static class TorchRuntime
                 catch (Exception) { /* only settable before the first parallel region; harmless when it was already set */ }
             }
             torch.set_num_threads(intraOpThreads);
+            if (_threads == 0) DisableNnpack();
             _threads = intraOpThreads;
         }
     }
+
+    /// <summary>
+    /// On processors NNPACK does not support (this machine's), libtorch prints "Could not initialize NNPACK!
+    /// Reason: Unsupported hardware." to stderr each time it considers NNPACK for a convolution. PyTorch users
+    /// turn the check off with torch.backends.nnpack.set_flags(False); TorchSharp does not expose it, so we
+    /// call the same libtorch function, at::globalContext().setUserEnabledNNPACK(false), by its exported name.
+    /// NNPACK cannot run here anyway, so no result changes. Where the symbols are missing this does nothing.
+    /// </summary>
+    private static unsafe void DisableNnpack()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var library = IntPtr.Zero;
+        if (!NativeLibrary.TryLoad("libtorch_cpu.so", out library)
+            && !NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libtorch_cpu.so"), out library))
+            return;
+        if (!NativeLibrary.TryGetExport(library, "_ZN2at13globalContextEv", out var globalContext)
+            || !NativeLibrary.TryGetExport(library, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setEnabled))
+            return;
+        var context = ((delegate* unmanaged<IntPtr>)globalContext)();
+        ((delegate* unmanaged<IntPtr, byte, void>)setEnabled)(context, 0);
+    }
+
+
 
     public static int Threads => _threads == 0 ? torch.get_num_threads() : _threads;
 

@@ -29,8 +29,7 @@ public sealed class ProgramProcess : IDisposable
         foreach (var a in args) start.ArgumentList.Add(a);
         start.WorkingDirectory = workingDirectory ?? Path.GetTempPath();
         // Exercise the programs' own start-up: they must set the environment they need themselves.
-        start.Environment.Remove(ProcessEnvironment.Variable);
-        start.Environment.Remove(ProcessEnvironment.TorchLogVariable);
+        start.Environment.Remove(MallocTuning.Variable);
         start.Environment.Remove("DATAPARALLEL_TOKEN");
         if (environment is not null)
             foreach (var (k, v) in environment)

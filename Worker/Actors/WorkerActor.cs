@@ -13,6 +13,9 @@ namespace DataParallel.Worker.Actors;
 public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int Threads, string? Token, string Host)
 {
     public TimeSpan JoinRetry { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>What the worker announces at registration; only tests announce anything but the truth.</summary>
+    public string Fingerprint { get; init; } = SeedNetFingerprint.Value;
+    public int ProtocolVersion { get; init; } = ProtocolInfo.Version;
 }
 
 /// <summary>Why a worker's actor system ended.</summary>
@@ -91,7 +94,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void SendJoinRequest()
     {
-        var request = new JoinRequest(_options.WorkerId, ProtocolInfo.Version, SeedNetFingerprint.Value, _options.Threads, _options.Host);
+        var request = new JoinRequest(_options.WorkerId, _options.ProtocolVersion, _options.Fingerprint, _options.Threads, _options.Host);
         Context.ActorSelection(_options.CoordinatorPath).Tell(request);
     }
 

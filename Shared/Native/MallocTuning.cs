@@ -3,25 +3,19 @@ using System.Runtime.InteropServices;
 namespace DataParallel.Shared.Native;
 
 /// <summary>
-/// Environment a training process must start with, because it is only read at start-up:
-/// <list type="bullet">
-/// <item>glibc hands every large activation buffer back to the kernel after each step and faults it in
-/// again on the next one; on this model that costs a factor of three in speed. Raising mmap_threshold and
-/// trim_threshold through GLIBC_TUNABLES keeps those buffers in the heap.</item>
-/// <item>libtorch warns on stderr about NNPACK on processors it does not support; TORCH_CPP_LOG_LEVEL=ERROR
-/// keeps warnings that say nothing about the run out of the user's terminal.</item>
-/// </list>
-/// A program that finds them missing re-executes itself (same pid, same arguments) with them set. Where that
-/// is impossible, mallopt gets most of the malloc benefit (capped at 32 MiB).
+/// glibc hands every large activation buffer back to the kernel after each step and faults it in again on
+/// the next one; on this model that costs a factor of three in speed. Raising mmap_threshold and
+/// trim_threshold through GLIBC_TUNABLES keeps those buffers in the heap. Tunables are only read when a
+/// process starts, so a program that finds them missing re-executes itself (same pid, same arguments)
+/// with them set. Where that is impossible, mallopt gets most of the benefit (capped at 32 MiB).
 /// </summary>
-public static class ProcessEnvironment
+public static class MallocTuning
 {
     public const string Variable = "GLIBC_TUNABLES";
     public const string Tunables = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296";
     /// <summary>Set to 1 to keep glibc's defaults (for measuring what the tunables are worth).</summary>
     public const string OptOutVariable = "DATAPARALLEL_DEFAULT_MALLOC";
     private const string ReexecMarker = "DATAPARALLEL_MALLOC_REEXEC";
-    public const string TorchLogVariable = "TORCH_CPP_LOG_LEVEL";
 
     public static bool InEffect =>
         Environment.GetEnvironmentVariable(Variable)?.Contains("glibc.malloc.mmap_threshold") == true;
@@ -37,8 +31,6 @@ public static class ProcessEnvironment
             var current = Environment.GetEnvironmentVariable(Variable);
             result[Variable] = string.IsNullOrEmpty(current) || Tunables.StartsWith(current, StringComparison.Ordinal) ? Tunables : Merge(current);
         }
-        if (Environment.GetEnvironmentVariable(TorchLogVariable) is null)
-            result[TorchLogVariable] = "ERROR";
         return result;
     }
 
@@ -76,7 +68,6 @@ public static class ProcessEnvironment
             env.Add($"{key}={e.Value}");
         }
         env.Add($"{Variable}={Merge(Environment.GetEnvironmentVariable(Variable))}");
-        if (Environment.GetEnvironmentVariable(TorchLogVariable) is null) env.Add($"{TorchLogVariable}=ERROR");
         env.Add($"{ReexecMarker}=1");
         env.Add(null);
         var args = new List<string?>(argv) { null };

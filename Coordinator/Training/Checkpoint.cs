@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using DataParallel.Coordinator.Reporting;
+using DataParallel.Shared.Serialization;
+using DataParallel.Shared.Settings;
+
+namespace DataParallel.Coordinator.Training;
+
+/// <summary>
+/// Everything needed to continue a run exactly: the run's settings, the (epoch, step) cursor, parameters,
+/// buffers, optimizer state and the metrics so far. The learning-rate schedule's position and the data
+/// order follow from the cursor, so resuming ends with the same parameters as not stopping.
+/// </summary>
+public sealed record Checkpoint(
+    string RunId,
+    TrainSettings Settings,
+    int Replicas,
+    string Fingerprint,
+    int Epoch,
+    int Step,
+    string Optimizer,
+    long OptimizerSteps,
+    float[][] OptimizerState,
+    float[] Parameters,
+    float[] Buffers,
+    double EpochLossSum,
+    int EpochCorrect,
+    int EpochExamples,
+    double EpochTrainSeconds,
+    double RunSeconds,
+    IReadOnlyList<EpochMetrics> History);
+
+public sealed class CheckpointException(string path, string problem) : Exception($"{path}: {problem}");
+
+/// <summary>
+/// The checkpoint file format: a magic number, a JSON header with the scalars, the vectors as raw
+/// little-endian floats, and a SHA-256 of all of it at the end, so truncation or a flipped bit is caught.
+/// </summary>
+public static class CheckpointFile
+{
+    private static readonly byte[] Magic = "DPCKPT01"u8.ToArray();
+    private const int HashLength = 32;
+
+    public static byte[] Encode(Checkpoint c)
+    {
+        var header = c with { OptimizerState = [], Parameters = [], Buffers = [] };
+        var w = new WireWriter(64 * 1024 + 4 * (c.Parameters.Length * (1 + c.OptimizerState.Length) + c.Buffers.Length));
+        w.Bytes(Magic);
+        w.Bytes(JsonSerializer.SerializeToUtf8Bytes(header, TrainSettings.Json));
+        w.Floats(c.Parameters);
+        w.Floats(c.Buffers);
+        w.Int32(c.OptimizerState.Length);
+        foreach (var v in c.OptimizerState) w.Floats(v);
+        var body = w.ToArray();
+        return [.. body, .. SHA256.HashData(body)];
+    }
+
+    public static Checkpoint Decode(byte[] bytes, string path)
+    {
+        if (bytes.Length < Magic.Length + 4 + HashLength)
+            throw new CheckpointException(path, $"truncated ({bytes.Length} bytes)");
+        var body = bytes.AsSpan(0, bytes.Length - HashLength);
+        if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashLength)))
+            throw new CheckpointException(path, "checksum mismatch (truncated or corrupted)");
+        try
+        {
+            var r = new WireReader(body);
+            if (!r.Bytes().AsSpan().SequenceEqual(Magic))
+                throw new CheckpointException(path, "not a checkpoint of this trainer (wrong magic number)");
+            var header = JsonSerializer.Deserialize<Checkpoint>(r.Bytes(), TrainSettings.Json)
+                ?? throw new CheckpointException(path, "empty header");
+            var parameters = r.Floats();
+            var buffers = r.Floats();
+            var state = new float[r.Length(4)][];
+            for (var i = 0; i < state.Length; i++) state[i] = r.Floats();
+            r.End();
+            return header with { Parameters = parameters, Buffers = buffers, OptimizerState = state };
+        }
+        catch (Exception e) when (e is WireFormatException or JsonException)
+        {
+            throw new CheckpointException(path, $"unreadable ({e.Message})");
+        }
+    }
+}
+
+/// <summary>
+/// A run directory's checkpoints: written atomically (temporary file, flush, rename), the newest two kept,
+/// and read back newest first, falling back to the previous one when the newest is damaged.
+/// </summary>
+public sealed class CheckpointStore(string runDirectory, int keep = 2)
+{
+    public string Directory { get; } = Path.Combine(runDirectory, "checkpoints");
+
+    public string Save(Checkpoint checkpoint)
+    {
+        var path = Path.Combine(Directory, $"checkpoint-e{checkpoint.Epoch:D3}-s{checkpoint.Step:D6}.ckpt");
+        Shared.IO.AtomicFile.WriteAllBytes(path, CheckpointFile.Encode(checkpoint));
+        foreach (var old in Files().Skip(keep)) File.Delete(old);
+        return path;
+    }
+
+    /// <summary>Checkpoint files, newest (highest epoch and step) first.</summary>
+    public IReadOnlyList<string> Files() =>
+        System.IO.Directory.Exists(Directory)
+            ? System.IO.Directory.GetFiles(Directory, "checkpoint-*.ckpt").OrderByDescending(Path.GetFileName, StringComparer.Ordinal).ToList()
+            : [];
+
+    /// <summary>The newest checkpoint that reads back intact; each damaged newer one is reported through <paramref name="warn"/>.</summary>
+    public (Checkpoint Checkpoint, string Path) LoadNewest(Action<string> warn)
+    {
+        var files = Files();
+        if (files.Count == 0)
+            throw new CheckpointException(runDirectory, $"no checkpoint to resume from ({Directory} has none)");
+        foreach (var file in files)
+        {
+            try
+            {
+                return (CheckpointFile.Decode(File.ReadAllBytes(file), file), file);
+            }
+            catch (CheckpointException e)
+            {
+                warn($"warning: {e.Message}; trying the previous checkpoint");
+            }
+        }
+        throw new CheckpointException(runDirectory, $"none of the {files.Count} checkpoints in {Directory} is readable");
+    }
+}

@@ -1,0 +1,275 @@
+using System.Net;
+using System.Net.Sockets;
+using DataParallel.Coordinator.Training;
+using DataParallel.Tests.Support;
+
+namespace DataParallel.Tests.Integration;
+
+/// <summary>The parameters of an undisturbed run, which every disturbed run below must end with.</summary>
+public sealed class CleanRun
+{
+    /// <summary>2 epochs of 30 steps, 4 micro-batches of 32 per step.</summary>
+    public static readonly string[] Settings = ["--epochs", "2", "--limit-train", "3840", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
+
+    private readonly Lazy<string> _sha = new(() =>
+    {
+        var run = TrainRuns.Train(["--in-process", "--workers", "2", .. Settings]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        return run.Sha256;
+    });
+
+    public string Sha256 => _sha.Value;
+}
+
+/// <summary>Real processes, real signals: what survives what. Each disturbed run must end bit-identical to the clean one.</summary>
+[Collection(ProcessCollection.Name)]
+public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun>
+{
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+
+    private static (ProgramProcess Coordinator, string Directory) StartCoordinator(IEnumerable<string> args, string? directory = null)
+    {
+        var resuming = args.Contains("--resume");
+        directory ??= Path.Combine(Repository.NewTempDirectory("fault"), "run");
+        var process = ProgramProcess.Start("Coordinator", resuming
+            ? ["train", .. args]
+            : ["train", "--data", Repository.MnistDirectory, "--out", directory, .. args]);
+        return (process, directory);
+    }
+
+    private static ProgramProcess StartWorker(int port, string id, params string[] extra) =>
+        ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", id, "--threads", "1", .. extra]);
+
+    private static void WaitFor(ProgramProcess process, string text, TimeSpan? timeout = null)
+    {
+        if (!process.WaitForOutput(text, timeout ?? Long))
+            throw new Xunit.Sdk.XunitException($"'{text}' never appeared\nstdout:\n{process.Stdout}\nstderr:\n{process.Stderr}");
+    }
+
+    private static string Finish(ProgramProcess coordinator)
+    {
+        Assert.True(coordinator.WaitForExit(Long), $"the coordinator did not finish\n{coordinator.Stdout}\n{coordinator.Stderr}");
+        Assert.True(coordinator.Process.ExitCode == 0, $"exit {coordinator.Process.ExitCode}\n{coordinator.Stdout}\n{coordinator.Stderr}");
+        return new TrainRuns.Outcome(0, coordinator.Stdout, coordinator.Stderr, "").Sha256;
+    }
+
+    [Fact]
+    public void A_worker_killed_mid_epoch_loses_no_step()
+    {
+        var (coordinator, _) = StartCoordinator(["--workers", "3", "--log-every", "1", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        WaitFor(coordinator, "epoch 01 step 8/30");
+        Signals.Send(Signals.ChildWith(coordinator.Id, "--id local-2", TimeSpan.FromSeconds(10)), Signals.SIGKILL);
+
+        var sha = Finish(coordinator);
+        Assert.Contains("worker local-2 left", coordinator.Stdout);
+        Assert.Matches(@"Epoch: 02 .* workers: 2 \(local-1: \d+ x .*local-3: ", coordinator.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+    }
+
+    [Fact]
+    public void A_worker_started_mid_run_joins_and_changes_nothing()
+    {
+        var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--log-every", "1", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
+        using var first = StartWorker(port, "first");
+        WaitFor(coordinator, "epoch 01 step 5/30");
+        using var late = StartWorker(port, "late");
+
+        var sha = Finish(coordinator);
+        Assert.Contains("worker late joined", coordinator.Stdout);
+        Assert.Matches(@"Epoch: 02 .* workers: 2 \(first: \d+ x .*late: \d+ x", coordinator.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+        Assert.True(late.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, late.Process.ExitCode);
+    }
+
+    [Fact]
+    public void With_no_worker_left_the_coordinator_waits_then_continues()
+    {
+        var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--log-every", "1", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
+        using var doomed = StartWorker(port, "doomed");
+        WaitFor(coordinator, "epoch 01 step 5/30");
+        doomed.Kill();
+        WaitFor(coordinator, "waiting for workers: 0/1", TimeSpan.FromSeconds(30));
+        using var rescuer = StartWorker(port, "rescuer");
+
+        Assert.Equal(clean.Sha256, Finish(coordinator));
+        Assert.Contains("worker rescuer joined", coordinator.Stdout);
+    }
+
+    [Fact]
+    public void A_straggler_is_named_and_its_work_duplicated_without_changing_the_result()
+    {
+        var (coordinator, _) = StartCoordinator(["--workers", "2", "--straggler-timeout", "0.5", "--worker-timeout", "60", "--log-every", "1", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        WaitFor(coordinator, "epoch 01 step 5/30");
+        var slow = Signals.ChildWith(coordinator.Id, "--id local-2", TimeSpan.FromSeconds(10));
+        Signals.Send(slow, Signals.SIGSTOP);
+        Thread.Sleep(2500);
+        Signals.Send(slow, Signals.SIGCONT);
+
+        var sha = Finish(coordinator);
+        Assert.Contains("straggler: worker local-2 has held unit", coordinator.Stderr);
+        Assert.Matches(@"Epoch: 01 .*local-2: \d+ x [\d.]+ ms, round trip [\d.]+ ms, \d+ slow", coordinator.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+    }
+
+    [Fact]
+    public void A_worker_cut_off_from_the_cluster_is_downed_and_rejoins_as_a_new_member()
+    {
+        var (coordinator, _) = StartCoordinator(["--workers", "2", "--worker-timeout", "60", "--straggler-timeout", "60", "--log-every", "1", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        WaitFor(coordinator, "epoch 01 step 5/30");
+        var cut = Signals.ChildWith(coordinator.Id, "--id local-2", TimeSpan.FromSeconds(10));
+        Signals.Send(cut, Signals.SIGSTOP);
+        WaitFor(coordinator, "worker local-2 left: unreachable", TimeSpan.FromSeconds(30));
+        Signals.Send(cut, Signals.SIGCONT);
+
+        var sha = Finish(coordinator);
+        var joins = coordinator.Stdout.Split('\n').Count(l => l.StartsWith("worker local-2 joined"));
+        Assert.True(joins == 2, coordinator.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+    }
+
+    [Fact]
+    public void A_killed_coordinator_resumes_from_its_checkpoint_with_the_same_result()
+    {
+        var (coordinator, dir) = StartCoordinator(["--workers", "2", "--checkpoint-every-steps", "4", "--log-every", "1", .. CleanRun.Settings]);
+        WaitFor(coordinator, "epoch 02 step 10/30");
+        var workers = Signals.Children(coordinator.Id).Where(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains("Worker")).ToList();
+        Signals.Send(coordinator.Id, Signals.SIGKILL);
+        coordinator.WaitForExit(TimeSpan.FromSeconds(10));
+        coordinator.Dispose();
+        // Its workers notice their parent is gone and leave by themselves.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (workers.Any(Signals.Alive) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+        Assert.DoesNotContain(workers, Signals.Alive);
+
+        var (resumed, _) = StartCoordinator(["--resume", dir, "--workers", "2", "--threads-per-worker", "1"], dir);
+        using var _ = resumed;
+        var sha = Finish(resumed);
+        Assert.Matches(@"resuming .* from checkpoint-e002-s0000(08|12)\.ckpt \(epoch 2, step (8|12)\)", resumed.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+        var metrics = File.ReadAllLines(Path.Combine(dir, "metrics.csv"));
+        Assert.Equal(3, metrics.Length);
+    }
+
+    [Fact]
+    public void A_corrupted_checkpoint_is_detected_and_the_previous_one_used()
+    {
+        var finished = TrainRuns.Train(["--in-process", "--workers", "2", "--checkpoint-every-steps", "7", .. CleanRun.Settings]);
+        Assert.Equal(0, finished.ExitCode);
+        var store = new CheckpointStore(finished.RunDirectory);
+        var files = store.Files();
+        Assert.Equal(new[] { "checkpoint-e003-s000000.ckpt", "checkpoint-e002-s000028.ckpt" }, files.Select(Path.GetFileName));
+        var bytes = File.ReadAllBytes(files[0]);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(files[0], bytes);
+
+        var (resumed, _) = StartCoordinator(["--resume", finished.RunDirectory, "--in-process", "--workers", "2", "--threads-per-worker", "1"], finished.RunDirectory);
+        using var _ = resumed;
+        var sha = Finish(resumed);
+        Assert.Contains($"warning: {files[0]}: checksum mismatch (truncated or corrupted); trying the previous checkpoint", resumed.Stderr);
+        Assert.Contains("from checkpoint-e002-s000028.ckpt (epoch 2, step 28)", resumed.Stdout);
+        Assert.Equal(clean.Sha256, sha);
+
+        // Both damaged: a clear error, nothing trained, nothing overwritten.
+        foreach (var file in store.Files())
+            using (var stream = new FileStream(file, FileMode.Open)) stream.SetLength(stream.Length - 100);
+        var before = File.ReadAllText(Path.Combine(finished.RunDirectory, "metrics.csv"));
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", finished.RunDirectory, "--in-process"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains("none of the 2 checkpoints", stderr);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(finished.RunDirectory, "metrics.csv")));
+    }
+
+    [Fact]
+    public void A_worker_with_the_wrong_token_is_refused_and_the_token_is_never_written()
+    {
+        const string token = "correct-horse-battery-staple";
+        var (coordinator, dir) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--token", token, .. CleanRun.Settings]);
+        using var _ = coordinator;
+        var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
+
+        using var intruder = StartWorker(port, "intruder", "--token", "guess");
+        Assert.True(intruder.WaitForExit(TimeSpan.FromSeconds(60)), intruder.Stdout);
+        Assert.Equal(3, intruder.Process.ExitCode);
+        Assert.Contains("error: the coordinator refused worker intruder: wrong or missing join token", intruder.Stderr);
+        using var anonymous = StartWorker(port, "anonymous");
+        Assert.True(anonymous.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Equal(3, anonymous.Process.ExitCode);
+
+        using var member = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "member", "--threads", "1"],
+            environment: new Dictionary<string, string?> { ["DATAPARALLEL_TOKEN"] = token });
+        Assert.Equal(clean.Sha256, Finish(coordinator));
+        Assert.Contains("refused worker intruder", coordinator.Stderr);
+
+        var everything = coordinator.Stdout + coordinator.Stderr + member.Stdout + member.Stderr
+            + string.Concat(Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+        Assert.DoesNotContain(token, everything);
+    }
+
+    [Fact]
+    public void A_worker_with_another_model_or_protocol_is_refused_on_both_sides()
+    {
+        var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", .. CleanRun.Settings]);
+        using var _ = coordinator;
+        var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
+        using var other = StartWorker(port, "other-model", "--announce-fingerprint", "0000000000000000");
+        using var older = StartWorker(port, "older", "--announce-protocol", "0");
+        Assert.True(other.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.True(older.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Equal(3, other.Process.ExitCode);
+        Assert.Equal(3, older.Process.ExitCode);
+        Assert.Contains("model fingerprint 0000000000000000 does not match the coordinator's", other.Stderr);
+        Assert.Contains("protocol version 0 does not match the coordinator's 1", older.Stderr);
+        WaitFor(coordinator, "waiting for workers: 0/1");
+        Assert.Contains("refused worker other-model", coordinator.Stderr);
+        Assert.Contains("refused worker older", coordinator.Stderr);
+    }
+
+    [Fact]
+    public void Non_finite_values_stop_the_run_and_never_reach_a_checkpoint()
+    {
+        var run = TrainRuns.Train(["--in-process", "--workers", "2", "--lr", "1e6", "--schedule", "constant", "--checkpoint-every-steps", "1", .. CleanRun.Settings]);
+        Assert.Equal(3, run.ExitCode);
+        Assert.Matches(@"error: epoch 1 step \d+ .*not finite", run.Stderr);
+        var store = new CheckpointStore(run.RunDirectory);
+        Assert.NotEmpty(store.Files());
+        foreach (var file in store.Files())
+        {
+            var checkpoint = CheckpointFile.Decode(File.ReadAllBytes(file), file);
+            Assert.True(TrainingRun.Finite(checkpoint.Parameters) && TrainingRun.Finite(checkpoint.Buffers), file);
+            Assert.All(checkpoint.OptimizerState, v => Assert.True(TrainingRun.Finite(v)));
+        }
+        Assert.False(File.Exists(Path.Combine(run.RunDirectory, "result.json")));
+    }
+
+    [Fact]
+    public void A_port_in_use_is_one_clear_line()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var run = TrainRuns.Train(["--in-process", "--port", port.ToString(), .. CleanRun.Settings]);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains($"error: cannot listen on 127.0.0.1:{port}", run.Stderr);
+    }
+
+    [Fact]
+    public void Resuming_needs_a_checkpoint_and_keeps_its_settings()
+    {
+        var empty = Repository.NewTempDirectory("empty-run");
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", empty, "--in-process"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains($"no checkpoint to resume from", stderr);
+
+        (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", empty, "--lr", "0.5"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains("--lr cannot be given with --resume", stderr);
+    }
+}
