@@ -28,13 +28,16 @@ public static class WorkerCommand
         rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
         var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+        var tls = new TlsOptions();
 
         var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
         {
             seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose,
         };
+        tls.AddTo(root);
         root.SetAction(async (parse, cancel) =>
         {
+            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return WorkerHost.ExitUsage;
             Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
             var options = new WorkerHostOptions(
                 SeedHost: seedHost,
@@ -45,7 +48,8 @@ public static class WorkerCommand
                 WorkerId: parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 RejoinTimeout: TimeSpan.FromSeconds(parse.GetValue(rejoin)),
                 ParentPid: parse.GetValue(parentPid),
-                Verbose: parse.GetValue(verbose));
+                Verbose: parse.GetValue(verbose),
+                Tls: clusterTls);
             return await WorkerHost.RunAsync(options, Console.Out, Console.Error, cancel);
         });
         return root;

@@ -56,6 +56,7 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { Description = "Also print a line every N steps (0: epoch lines only)", DefaultValueFactory = _ => 0 };
         logEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--log-every must not be negative"); });
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
+        var tls = new TlsOptions();
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
@@ -63,6 +64,7 @@ public static class TrainCommand
             sync, localSteps, replicas, evalChunk, output,
             workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, logEvery, verbose,
         };
+        tls.AddTo(command);
         command.Validators.Add(r =>
         {
             var b = r.GetValue(batch);
@@ -73,6 +75,7 @@ public static class TrainCommand
 
         command.SetAction(async (parse, cancel) =>
         {
+            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return ExitCodes.Usage;
             var settings = new TrainSettings
             {
                 Data = parse.GetValue(data)!,
@@ -106,6 +109,7 @@ public static class TrainCommand
                 Port = parse.GetValue(port) ?? (mode == WorkerMode.External ? 4053 : 0),
                 PublicHost = parse.GetValue(publicHost),
                 Token = JoinToken.Resolve(parse.GetValue(token)),
+                Tls = clusterTls,
                 Out = parse.GetValue(output)!,
                 LogEvery = parse.GetValue(logEvery),
                 Verbose = parse.GetValue(verbose),

@@ -32,6 +32,7 @@ public sealed class ProgramProcess : IDisposable
         start.Environment.Remove(ProcessEnvironment.Variable);
         start.Environment.Remove(ProcessEnvironment.TorchLogVariable);
         start.Environment.Remove("DATAPARALLEL_TOKEN");
+        start.Environment.Remove("DATAPARALLEL_TLS_PASSWORD");
         if (environment is not null)
             foreach (var (k, v) in environment)
             {
