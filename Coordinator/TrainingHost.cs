@@ -99,7 +99,7 @@ public static class TrainingHost
             var extra = launch.Verbose ? "akka.loglevel = DEBUG" : "";
             // The coordinator is its own seed; with port 0 the seed list is filled in once the port is known.
             var config = ClusterConfig.Node(ClusterConfig.CoordinatorRole, endpoint, [], ClusterConfig.RoleFile("coordinator.hocon"), extra);
-            system = ActorSystem.Create(ClusterConfig.SystemName, config);
+            system = ClusterConfig.Start(config, launch.Tls);
         }
         catch (Exception e)
         {
@@ -143,10 +143,12 @@ public static class TrainingHost
                     }
                     break;
                 case WorkerMode.Local:
-                    processes = LocalWorkerProcesses.Start(launch.Workers, self.Host!, port, launch.ThreadsPerWorker, launch.Token, error);
+                    processes = LocalWorkerProcesses.Start(launch.Workers, self.Host!, port, launch.ThreadsPerWorker, launch.Token, launch.Tls, error);
                     break;
                 case WorkerMode.External:
-                    output.WriteLine($"waiting for {launch.Workers} worker(s); start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}{(launch.Token is null ? "" : " (and the join token in --token or DATAPARALLEL_TOKEN)")}");
+                    output.WriteLine($"waiting for {launch.Workers} worker(s); start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}"
+                        + (launch.Tls is null ? "" : $" --tls-certificate {launch.Tls.Path}")
+                        + (launch.Token is null ? "" : " (and the join token in --token or DATAPARALLEL_TOKEN)"));
                     break;
             }
 
@@ -179,6 +181,8 @@ public static class TrainingHost
         output.WriteLine(string.Create(c, $"Training SeedNet ({run.Layout.ParameterLength:N0} parameters) on MNIST: {trainCount:N0} training / {testCount:N0} test images, {s.Epochs} epochs of {run.StepsPerEpoch} steps"));
         output.WriteLine($"  {workers} x {launch.ThreadsPerWorker} thread{(launch.ThreadsPerWorker == 1 ? "" : "s")} | {sync} | {s.Optimizer}, {schedule} | augment {(s.AugmentDegrees > 0 || s.AugmentTranslate > 0 ? string.Create(c, $"±{s.AugmentDegrees}° ±{s.AugmentTranslate * 100}%") : "off")} | seed {s.Seed}");
         output.WriteLine($"  run directory {launch.Out}");
+        if (launch.Tls is not null)
+            output.WriteLine($"  TLS for Akka.Remote with certificate {launch.Tls.Path} (sha256 {launch.Tls.Sha256})");
     }
 
     private static object Describe(LaunchSettings l) => new
@@ -190,6 +194,7 @@ public static class TrainingHost
         port = l.Port,
         public_host = l.PublicHost,
         token = l.Token is null ? "none" : "set (not recorded)",
+        tls = l.Tls is null ? null : new { certificate = l.Tls.Path, sha256 = l.Tls.Sha256, password = "not recorded" },
         worker_timeout_seconds = l.WorkerTimeout.TotalSeconds,
         checkpoint_every_steps = l.CheckpointEverySteps,
     };

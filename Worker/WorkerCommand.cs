@@ -31,13 +31,16 @@ public static class WorkerCommand
         // Fault injection for the refusal tests: announce a model or protocol this build does not have.
         var announceFingerprint = new Option<string?>("--announce-fingerprint") { Hidden = true };
         var announceProtocol = new Option<int?>("--announce-protocol") { Hidden = true };
+        var tls = new TlsOptions();
 
         var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
         {
             seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
         };
+        tls.AddTo(root);
         root.SetAction(async (parse, cancel) =>
         {
+            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return WorkerHost.ExitUsage;
             Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
             var options = new WorkerHostOptions(
                 SeedHost: seedHost,
@@ -48,7 +51,8 @@ public static class WorkerCommand
                 WorkerId: parse.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 RejoinTimeout: TimeSpan.FromSeconds(parse.GetValue(rejoin)),
                 ParentPid: parse.GetValue(parentPid),
-                Verbose: parse.GetValue(verbose))
+                Verbose: parse.GetValue(verbose),
+                Tls: clusterTls)
             {
                 AnnounceFingerprint = parse.GetValue(announceFingerprint),
                 AnnounceProtocol = parse.GetValue(announceProtocol),

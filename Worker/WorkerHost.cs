@@ -10,7 +10,7 @@ namespace DataParallel.Worker;
 
 public sealed record WorkerHostOptions(
     string SeedHost, int SeedPort, NodeEndpoint Endpoint, int Threads, string? Token, string WorkerId,
-    TimeSpan RejoinTimeout, int? ParentPid, bool Verbose)
+    TimeSpan RejoinTimeout, int? ParentPid, bool Verbose, ClusterTls? Tls = null)
 {
     /// <summary>Announce another model fingerprint or protocol version (to test that the coordinator refuses them).</summary>
     public string? AnnounceFingerprint { get; init; }
@@ -25,13 +25,15 @@ public sealed record WorkerHostOptions(
 public static class WorkerHost
 {
     public const int ExitFinished = 0;
+    public const int ExitUsage = 1;
+    /// <summary>The coordinator refused the join token, or the TLS handshake with it failed (no shared certificate).</summary>
     public const int ExitRefused = 3;
     public const int ExitCoordinatorGone = 4;
 
     public static async Task<int> RunAsync(WorkerHostOptions options, TextWriter output, TextWriter error, CancellationToken cancel)
     {
         TorchRuntime.Configure(options.Threads);
-        var seed = ClusterConfig.Address(options.SeedHost, options.SeedPort);
+        var seed = ClusterConfig.Address(options.SeedHost, options.SeedPort, tls: options.Tls is not null);
         var lostSince = DateTime.UtcNow;
         var attempt = 0;
         while (!cancel.IsCancellationRequested)
@@ -49,7 +51,7 @@ public static class WorkerHost
                 """;
             var config = ClusterConfig.Node(ClusterConfig.WorkerRole, options.Endpoint, [seed], ClusterConfig.RoleFile("worker.hocon"), extra);
             var exit = new TaskCompletionSource<(WorkerExit, string)>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var system = ActorSystem.Create(ClusterConfig.SystemName, config);
+            var system = ClusterConfig.Start(config, options.Tls);
             try
             {
                 var workerOptions = new WorkerOptions(options.WorkerId, seed + ClusterConfig.CoordinatorPath, options.Threads, options.Token,
@@ -65,6 +67,14 @@ public static class WorkerHost
                     output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} ({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
                 });
                 var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
+                // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
+                // again: retrying for --rejoin-timeout would only hide that. Akka stops the whole system on it, so the worker actor may
+                // have ended first, reporting only that it stopped: ask the system why.
+                if (ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason))
+                {
+                    error.WriteLine($"error: TLS handshake with the coordinator at {options.SeedHost}:{options.SeedPort} failed; it must run with TLS and the same --tls-certificate as this worker");
+                    return ExitRefused;
+                }
                 var (why, reason) = finished == exit.Task ? exit.Task.Result
                     : finished == system.WhenTerminated ? (WorkerExit.CoordinatorLost, joined ? "removed from the cluster" : "could not join")
                     : (WorkerExit.Finished, "the launching coordinator exited");

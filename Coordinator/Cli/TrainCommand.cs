@@ -60,6 +60,7 @@ public static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every-steps") { Description = "Checkpoint every K steps as well as at every epoch end (0: epoch ends only)", DefaultValueFactory = _ => 0 };
         checkpointEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--checkpoint-every-steps must not be negative"); });
         var straggler = PositiveDouble(new Option<double>("--straggler-timeout") { Description = "Seconds (at least) before a unit still in flight is also given to an idle worker", DefaultValueFactory = _ => l.StragglerMinimum.TotalSeconds });
+        var tls = new TlsOptions();
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
@@ -68,6 +69,7 @@ public static class TrainCommand
             workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery,
         };
         Option[] fixedByCheckpoint = [epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment, sync, localSteps, replicas, evalChunk, output];
+        tls.AddTo(command);
         command.Validators.Add(r =>
         {
             var b = r.GetValue(batch);
@@ -82,6 +84,7 @@ public static class TrainCommand
 
         command.SetAction(async (parse, cancel) =>
         {
+            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return ExitCodes.Usage;
             var settings = new TrainSettings
             {
                 Data = parse.GetValue(data)!,
@@ -115,6 +118,7 @@ public static class TrainCommand
                 Port = parse.GetValue(port) ?? (mode == WorkerMode.External ? 4053 : 0),
                 PublicHost = parse.GetValue(publicHost),
                 Token = JoinToken.Resolve(parse.GetValue(token)),
+                Tls = clusterTls,
                 Out = parse.GetValue(output)!,
                 LogEvery = parse.GetValue(logEvery),
                 Verbose = parse.GetValue(verbose),

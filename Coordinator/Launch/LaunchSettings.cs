@@ -1,3 +1,5 @@
+using DataParallel.Shared.Cluster;
+
 namespace DataParallel.Coordinator.Launch;
 
 /// <summary>Where the workers come from.</summary>
@@ -22,6 +24,8 @@ public sealed record LaunchSettings
     public string? PublicHost { get; init; }
     /// <summary>Never logged, never written: config.json records only whether one is set.</summary>
     public string? Token { get; init; }
+    /// <summary>TLS for Akka.Remote; config.json records the certificate's path and fingerprint, never its password.</summary>
+    public ClusterTls? Tls { get; init; }
     public string Out { get; init; } = "";
     public int LogEvery { get; init; }
     public bool Verbose { get; init; }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Security;
 
@@ -17,13 +18,13 @@ public sealed class LocalWorkerProcesses : IDisposable
 
     public IReadOnlyList<Process> Processes => _processes;
 
-    public static LocalWorkerProcesses Start(int count, string seedHost, int seedPort, int threads, string? token, TextWriter error)
+    public static LocalWorkerProcesses Start(int count, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls, TextWriter error)
     {
         var launcher = new LocalWorkerProcesses(error);
         try
         {
             for (var i = 1; i <= count; i++)
-                launcher.StartOne($"local-{i}", seedHost, seedPort, threads, token);
+                launcher.StartOne($"local-{i}", seedHost, seedPort, threads, token, tls);
         }
         catch
         {
@@ -33,17 +34,25 @@ public sealed class LocalWorkerProcesses : IDisposable
         return launcher;
     }
 
-    public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token)
+    public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls = null)
     {
         var start = WorkerStartInfo();
         foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id, "--parent-pid", Environment.ProcessId.ToString() })
             start.ArgumentList.Add(arg);
+        if (tls is not null)
+        {
+            start.ArgumentList.Add("--tls-certificate");
+            start.ArgumentList.Add(tls.Path);
+        }
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
         // The token travels in the environment, not the command line, which any user can read with ps.
         if (token is not null) start.Environment[JoinToken.EnvironmentVariable] = token;
         else start.Environment.Remove(JoinToken.EnvironmentVariable);
+        // Likewise the certificate's password; a stale one inherited from our own environment is not passed on.
+        if (tls?.Password is not null) start.Environment[ClusterTls.PasswordVariable] = tls.Password;
+        else start.Environment.Remove(ClusterTls.PasswordVariable);
         foreach (var (key, value) in MallocTuning.ForChildren()) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker {id}");
         process.OutputDataReceived += (_, _) => { };

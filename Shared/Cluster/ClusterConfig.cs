@@ -1,3 +1,5 @@
+using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
 
 namespace DataParallel.Shared.Cluster;
@@ -42,7 +44,19 @@ public static class ClusterConfig
         return ConfigurationFactory.ParseString(overrides).WithFallback(roleConfig).WithFallback(Shared());
     }
 
-    public static string Address(string host, int port) => $"akka.tcp://{SystemName}@{host}:{port}";
+    /// <summary>
+    /// Starts a node. TLS enters here only, HOCON switch and certificate together, so a node never has one without
+    /// the other (the switch alone fails at start for want of a certificate; the certificate alone would be ignored).
+    /// </summary>
+    public static ActorSystem Start(Config config, ClusterTls? tls)
+    {
+        if (tls is null) return ActorSystem.Create(SystemName, config);
+        var bootstrap = BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(config));
+        return ActorSystem.Create(SystemName, ActorSystemSetup.Create(bootstrap, tls.Setup()));
+    }
 
-    public static string CoordinatorAddress(string host, int port) => Address(host, port) + CoordinatorPath;
+    /// <summary>With TLS, Akka.Remote's transport answers only to the akka.ssl.tcp scheme.</summary>
+    public static string Address(string host, int port, bool tls = false) => $"akka{(tls ? ".ssl" : "")}.tcp://{SystemName}@{host}:{port}";
+
+    public static string CoordinatorAddress(string host, int port, bool tls = false) => Address(host, port, tls) + CoordinatorPath;
 }

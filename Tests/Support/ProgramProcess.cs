@@ -31,6 +31,7 @@ public sealed class ProgramProcess : IDisposable
         // Exercise the programs' own start-up: they must set the environment they need themselves.
         start.Environment.Remove(MallocTuning.Variable);
         start.Environment.Remove("DATAPARALLEL_TOKEN");
+        start.Environment.Remove("DATAPARALLEL_TLS_PASSWORD");
         if (environment is not null)
             foreach (var (k, v) in environment)
             {
