@@ -32,6 +32,10 @@ public static class TrainingHost
 {
     public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error, CancellationToken cancel)
     {
+        // From here on every line goes through the console: on a terminal, above the progress bar.
+        using var console = RunConsole.Create(output, error);
+        (output, error) = (console.Out, console.Error);
+
         if (!Endpoints.IsLoopback(launch.Host) && launch.Token is null)
             return Fail(error, ExitCodes.Usage, $"--host {launch.Host}: binding beyond loopback needs a join token (--token or {Shared.Security.JoinToken.EnvironmentVariable})");
 
@@ -72,7 +76,7 @@ public static class TrainingHost
             var extra = launch.Verbose ? "akka.loglevel = DEBUG" : "";
             // The coordinator is its own seed; with port 0 the seed list is filled in once the port is known.
             var config = ClusterConfig.Node(ClusterConfig.CoordinatorRole, endpoint, [], ClusterConfig.RoleFile("coordinator.hocon"), extra);
-            system = ActorSystem.Create(ClusterConfig.SystemName, config);
+            system = ActorSystem.Create(ClusterConfig.SystemName, BootstrapSetup.Create().WithConfig(config).And(new ConsoleLoggerActor.Target(console)));
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException || e.InnerException is System.Net.Sockets.SocketException || e.GetBaseException() is System.Net.Sockets.SocketException)
         {
@@ -89,7 +93,7 @@ public static class TrainingHost
             output.WriteLine($"coordinator listening at {self}");
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var reporter = system.ActorOf(ReporterActor.Props(files, output, error, launch.LogEvery), "reporter");
+            var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs), "reporter");
             var options = new CoordinatorOptions
             {
                 RunId = runId,
