@@ -33,6 +33,9 @@ public static class TrainingHost
     public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error, CancellationToken cancel,
         ResumeRequest? resume = null)
     {
+        // From here on every line goes through the console: on a terminal, above the progress bar.
+        using var console = RunConsole.Create(output, error);
+        (output, error) = (console.Out, console.Error);
         Checkpoint? resumed = null;
         if (resume is not null)
         {
@@ -99,7 +102,7 @@ public static class TrainingHost
             var extra = launch.Verbose ? "akka.loglevel = DEBUG" : "";
             // The coordinator is its own seed; with port 0 the seed list is filled in once the port is known.
             var config = ClusterConfig.Node(ClusterConfig.CoordinatorRole, endpoint, [], ClusterConfig.RoleFile("coordinator.hocon"), extra);
-            system = ClusterConfig.Start(config, launch.Tls);
+            system = ClusterConfig.Start(config, launch.Tls, new ConsoleLoggerActor.Target(console));
         }
         catch (Exception e)
         {
@@ -116,7 +119,7 @@ public static class TrainingHost
             output.WriteLine($"coordinator listening at {self}");
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var reporter = system.ActorOf(ReporterActor.Props(files, output, error, launch.LogEvery), "reporter");
+            var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs), "reporter");
             var options = new CoordinatorOptions
             {
                 RunId = runId,

@@ -330,6 +330,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         phase.Combiner.Add(g.Index, new GradientResult(g.Gradients, g.Buffers, g.Loss, g.Correct, g.Count));
+        _reporter.Tell(new UnitCompleted(g.WorkerId, g.Epoch, g.Count));
         if (!phase.Assignment.AllDone) { Dispatch(worker); return; }
 
         var combined = phase.Combiner.Combine();
@@ -353,6 +354,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         phase.Results[r.Replica] = r;
+        _reporter.Tell(new UnitCompleted(r.WorkerId, r.Epoch, r.Count));
         if (!phase.Assignment.AllDone) { Dispatch(worker); return; }
         try { _run.ApplyRound(phase.Results!); }
         catch (NonFiniteException e) { Fail(e.Message, 3); return; }

@@ -4,17 +4,22 @@ using DataParallel.Shared.Model;
 
 namespace DataParallel.Coordinator.Cli;
 
-/// <summary>The coordinator's commands: train, summary, fetch-data.</summary>
+/// <summary>The coordinator's commands: train, plot, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
+    public const string ExitCodesHelp = "Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.";
+
     public static RootCommand Create()
     {
-        var root = new RootCommand("Data-parallel MNIST training on Akka.NET and TorchSharp. Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.")
+        var root = new RootCommand($"Data-parallel MNIST training on Akka.NET and TorchSharp. {ExitCodesHelp}")
         {
             TrainCommand.Create(),
+            PlotCommand.Create(),
             Summary(),
             FetchData(),
         };
+        // `COMMAND --help` shows only the command's own description: each one repeats the exit codes.
+        foreach (var command in root.Subcommands) command.Description = $"{command.Description}. {ExitCodesHelp}";
         return root;
     }
 

@@ -15,6 +15,9 @@ public sealed record WorkerRefusedNotice(string WorkerId, string Address, string
 /// <summary>A line worth showing that is not a metric: waiting for workers, a straggler, a duplicate dropped.</summary>
 public sealed record Notice(string Text, bool Warning = false);
 
+/// <summary>A worker's accepted training unit (a micro-batch or a replica round): what per-worker throughput is measured from.</summary>
+public sealed record UnitCompleted(string WorkerId, int Epoch, int Images);
+
 public sealed record StepCompleted(int Epoch, int Step, int StepsPerEpoch, double Loss, int Examples, int EpochExamples, double EpochSeconds, int Alive, double LearningRate);
 
 /// <summary>One worker's share of an epoch.</summary>

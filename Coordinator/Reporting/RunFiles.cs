@@ -12,11 +12,13 @@ namespace DataParallel.Coordinator.Reporting;
 /// </summary>
 public sealed class RunFiles(string directory)
 {
-    public const string MetricsCsvHeader = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second,workers,lr";
+    public const string MetricsCsv = "metrics.csv";
+    public const string MetricsJsonl = "metrics.jsonl";
+    public const string ThroughputCsv = "throughput.csv";
+    public const string MetricsCsvHeader = MetricsFiles.MetricsCsvHeader;
     public const string WorkersCsvHeader = "epoch,worker,units,mean_ms,p95_ms,mean_round_trip_ms,failures,straggled";
 
     private static readonly JsonSerializerOptions Json = TrainSettings.Json;
-    private static readonly JsonSerializerOptions JsonLine = new(TrainSettings.Json) { WriteIndented = false };
     private readonly List<EpochMetrics> _epochs = new();
 
     public string Directory { get; } = directory;
@@ -37,23 +39,25 @@ public sealed class RunFiles(string directory)
         _epochs.RemoveAll(e => e.Epoch >= metrics.Epoch);
         _epochs.Add(metrics);
         var c = CultureInfo.InvariantCulture;
-        var csv = new StringBuilder(MetricsCsvHeader).Append('\n');
-        var jsonl = new StringBuilder();
         var workers = new StringBuilder(WorkersCsvHeader).Append('\n');
         foreach (var e in _epochs)
-        {
-            csv.Append(string.Create(c, $"{e.Epoch},{e.TrainLoss:R},{e.TrainAccuracy:R},{e.TestLoss:R},{e.TestAccuracy:R},{e.Seconds:F3},{e.ImagesPerSecond:F1},{e.Workers},{e.LearningRate:R}\n"));
-            jsonl.Append(JsonSerializer.Serialize(new
-            {
-                epoch = e.Epoch, train_loss = e.TrainLoss, train_accuracy = e.TrainAccuracy, test_loss = e.TestLoss,
-                test_accuracy = e.TestAccuracy, seconds = e.Seconds, images_per_second = e.ImagesPerSecond, workers = e.Workers, lr = e.LearningRate,
-            }, JsonLine)).Append('\n');
             foreach (var w in e.WorkerStats)
                 workers.Append(string.Create(c, $"{e.Epoch},{w.WorkerId},{w.Units},{w.MeanMilliseconds:F2},{w.P95Milliseconds:F2},{w.MeanRoundTripMilliseconds:F2},{w.Failures},{w.Straggled}\n"));
-        }
-        AtomicFile.WriteAllText(PathOf("metrics.csv"), csv.ToString());
-        AtomicFile.WriteAllText(PathOf("metrics.jsonl"), jsonl.ToString());
+        var rows = _epochs.Select(MetricsRow.Of).ToList();
+        AtomicFile.WriteAllText(PathOf(MetricsCsv), MetricsFiles.MetricsCsv(rows));
+        AtomicFile.WriteAllText(PathOf(MetricsJsonl), MetricsFiles.MetricsJsonLines(rows));
         AtomicFile.WriteAllText(PathOf("workers.csv"), workers.ToString());
+    }
+
+    public void WriteThroughput(IEnumerable<ThroughputSample> samples) =>
+        AtomicFile.WriteAllText(PathOf(ThroughputCsv), MetricsFiles.ThroughputCsv(samples));
+
+    /// <summary>Loss.png, Metrics.png and Workers.png, each replaced whole.</summary>
+    public void WritePlots(RunPlots plots)
+    {
+        AtomicFile.WriteAllBytes(PathOf(RunPlots.LossFile), plots.Loss);
+        AtomicFile.WriteAllBytes(PathOf(RunPlots.MetricsFile), plots.Metrics);
+        AtomicFile.WriteAllBytes(PathOf(RunPlots.WorkersFile), plots.Workers);
     }
 
     public void WriteResult(RunResult result)

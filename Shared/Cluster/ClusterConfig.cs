@@ -48,11 +48,12 @@ public static class ClusterConfig
     /// Starts a node. TLS enters here only, HOCON switch and certificate together, so a node never has one without
     /// the other (the switch alone fails at start for want of a certificate; the certificate alone would be ignored).
     /// </summary>
-    public static ActorSystem Start(Config config, ClusterTls? tls)
+    /// <param name="extra">Further setups for the system (e.g. where the console logger writes).</param>
+    public static ActorSystem Start(Config config, ClusterTls? tls, params Setup[] extra)
     {
-        if (tls is null) return ActorSystem.Create(SystemName, config);
-        var bootstrap = BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(config));
-        return ActorSystem.Create(SystemName, ActorSystemSetup.Create(bootstrap, tls.Setup()));
+        var withTls = tls is null ? config : ConfigurationFactory.ParseString(ClusterTls.Hocon).WithFallback(config);
+        Setup[] setups = [BootstrapSetup.Create().WithConfig(withTls), .. (tls is null ? Array.Empty<Setup>() : [tls.Setup()]), .. extra];
+        return ActorSystem.Create(SystemName, ActorSystemSetup.Create(setups));
     }
 
     /// <summary>With TLS, Akka.Remote's transport answers only to the akka.ssl.tcp scheme.</summary>
