@@ -109,7 +109,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<GradientsComputed>(OnGradients);
         Receive<ChunkEvaluated>(OnChunkEvaluated);
         Receive<ReplicaTrained>(OnReplicaTrained);
-        Receive<ParametersMissing>(OnParametersMissing);
+        Receive<InputsMissing>(OnInputsMissing);
         Receive<Tick>(_ => OnTick());
         Receive<Abort>(a => Fail(a.Reason, a.ExitCode));
     }
@@ -231,6 +231,27 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             ? new StepPhase(_run.Epoch, _run.Step, _run.Version, _run.MicroBatches().Count)
             : new RoundPhase(_run.Epoch, _run.Version, _run.Replicas);
         DispatchAll();
+        if (_phase is StepPhase step) Prefetch(step);
+    }
+
+    /// <summary>
+    /// Sends each worker, while it computes this step, the data of the micro-batches it will most likely get
+    /// in the next one (the same indices as now), so that only parameters and gradients wait on the network.
+    /// </summary>
+    private void Prefetch(StepPhase current)
+    {
+        var next = current.Step + 1;
+        if (next >= _run.StepsPerEpoch) return;
+        var nextCount = _run.MicroBatchCount(next);
+        foreach (var worker in _workers.Values)
+        {
+            worker.Prefetched.RemoveWhere(k => (k.Epoch, k.Step).CompareTo((current.Epoch, current.Step)) < 0);
+            var batches = current.Assignment.UnitsWith(worker.Id)
+                .Where(u => u < nextCount && worker.Prefetched.Add((current.Epoch, next, u)))
+                .Select(u => _run.BuildMicroBatch(next, u))
+                .ToArray();
+            if (batches.Length > 0) worker.Ref.Tell(new PrefetchBatches(current.Epoch, next, batches));
+        }
     }
 
     private void StartEvaluation()
@@ -259,7 +280,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         };
         var room = window - phase.Assignment.InFlightWith(worker.Id);
         if (room <= 0 || phase.Assignment.PendingCount == 0) return;
-        var units = phase.Assignment.Assign(worker.Id, room, DateTime.UtcNow);
+        var units = phase is StepPhase step
+            ? phase.Assignment.Assign(worker.Id, room, DateTime.UtcNow, u => worker.Prefetched.Contains((step.Epoch, step.Step, u)))
+            : phase.Assignment.Assign(worker.Id, room, DateTime.UtcNow);
         Send(worker, units);
     }
 
@@ -270,9 +293,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         switch (_phase)
         {
             case StepPhase s:
-                var batches = units.Select(u => _run.BuildMicroBatch(s.Step, u)).ToArray();
+                var batches = units.Where(u => !worker.Prefetched.Remove((s.Epoch, s.Step, u))).Select(u => _run.BuildMicroBatch(s.Step, u)).ToArray();
                 worker.Ref.Tell(new ComputeGradients(s.Epoch, s.Step, s.Version,
-                    withParameters ? _run.Parameters : null, withParameters ? _run.Buffers : null, batches));
+                    withParameters ? _run.Parameters : null, withParameters ? _run.Buffers : null, units.ToArray(), batches));
                 break;
             case EvalPhase e:
                 foreach (var chunk in units)
@@ -444,12 +467,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Become(Finished);
     }
 
-    private void OnParametersMissing(ParametersMissing m)
+    private void OnInputsMissing(InputsMissing m)
     {
         if (!_workers.TryGetValue(m.WorkerId, out var worker) || _phase is null || _phase.Version != m.Version) return;
         // The worker lost what we sent it (it restarted): give its units back and send them again, with parameters.
         var released = _phase.Assignment.Release(m.WorkerId);
         worker.SentVersion = -1;
+        worker.Prefetched.Clear();
         _log.Warning("Worker {0} was missing parameters of version {1}; resending {2} unit(s)", m.WorkerId, m.Version, released.Count);
         Dispatch(worker);
     }
@@ -521,6 +545,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         /// <summary>The parameter version this worker was last sent; -1 when it has none we know of.</summary>
         public long SentVersion { get; set; } = -1;
         public DateTime LastReply { get; set; } = DateTime.UtcNow;
+        /// <summary>Micro-batches whose data this worker was sent ahead of their step and has not used yet.</summary>
+        public HashSet<(int Epoch, int Step, int Index)> Prefetched { get; } = new();
         public WorkerStats Stats { get; set; } = new();
     }
 

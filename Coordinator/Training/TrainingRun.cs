@@ -92,6 +92,8 @@ public sealed class TrainingRun
 
     public IReadOnlyList<MicroBatchSpec> MicroBatches() => Plan.MicroBatches(Step);
 
+    public int MicroBatchCount(int step) => Plan.MicroBatches(step).Count;
+
     public MicroBatch BuildMicroBatch(int step, int index)
     {
         var spec = Plan.MicroBatches(step)[index];

@@ -29,10 +29,20 @@ public sealed class WorkAssignment
 
     public IEnumerable<string> Busy => _inFlight.Where(kv => kv.Value.Count > 0).Select(kv => kv.Key);
 
-    /// <summary>Takes up to <paramref name="max"/> pending units, lowest index first, for <paramref name="worker"/>.</summary>
-    public IReadOnlyList<int> Assign(string worker, int max, DateTime now)
+    /// <summary>The units <paramref name="worker"/> holds, lowest first.</summary>
+    public IReadOnlyList<int> UnitsWith(string worker) =>
+        _inFlight.TryGetValue(worker, out var units) ? units.Keys.Order().ToList() : [];
+
+    /// <summary>
+    /// Takes up to <paramref name="max"/> pending units for <paramref name="worker"/>: those it is
+    /// <paramref name="prefer"/>red for first (it already has their data), then the lowest indices.
+    /// </summary>
+    public IReadOnlyList<int> Assign(string worker, int max, DateTime now, Func<int, bool>? prefer = null)
     {
-        var taken = _pending.Take(Math.Max(0, max)).ToList();
+        max = Math.Max(0, max);
+        var taken = prefer is null
+            ? _pending.Take(max).ToList()
+            : _pending.Where(prefer).Concat(_pending.Where(u => !prefer(u))).Take(max).Order().ToList();
         foreach (var unit in taken)
         {
             _pending.Remove(unit);

@@ -4,16 +4,23 @@ namespace DataParallel.Shared.Protocol;
 public sealed record MicroBatch(int Index, byte[] Images, byte[] Labels, ulong AugmentSeed, ulong DropoutSeed);
 
 /// <summary>
-/// Coordinator -> worker: compute gradients for these micro-batches of (Epoch, Step), starting from the
-/// parameters of <paramref name="Version"/> (the number of optimizer steps applied so far). Parameters
-/// and buffers are omitted when this worker has already been sent that version.
+/// Coordinator -> worker: compute gradients for micro-batches <paramref name="Indices"/> of (Epoch, Step),
+/// starting from the parameters of <paramref name="Version"/> (the number of optimizer steps applied so far).
+/// Parameters and buffers are omitted when this worker already holds that version; <paramref name="Batches"/>
+/// holds the data of those micro-batches it was not sent ahead with <see cref="PrefetchBatches"/>.
 /// </summary>
-public sealed record ComputeGradients(int Epoch, int Step, long Version, float[]? Parameters, float[]? Buffers, MicroBatch[] Batches) : IProtocolMessage;
+public sealed record ComputeGradients(int Epoch, int Step, long Version, float[]? Parameters, float[]? Buffers, int[] Indices, MicroBatch[] Batches) : IProtocolMessage;
+
+/// <summary>
+/// Coordinator -> worker: the data of micro-batches the worker will probably compute at (Epoch, Step), sent
+/// while it computes the step before, so that only parameters and gradients remain on the critical path.
+/// </summary>
+public sealed record PrefetchBatches(int Epoch, int Step, MicroBatch[] Batches) : IProtocolMessage;
 
 /// <summary>Worker -> coordinator: one micro-batch's gradient of its mean loss, its BatchNorm buffers after the forward pass, and how long it took.</summary>
 public sealed record GradientsComputed(
     string WorkerId, int Epoch, int Step, int Index,
     float[] Gradients, float[] Buffers, float Loss, int Correct, int Count, double Milliseconds) : IProtocolMessage;
 
-/// <summary>Worker -> coordinator: the worker was asked for a version it was never sent (it restarted); send parameters again.</summary>
-public sealed record ParametersMissing(string WorkerId, int Epoch, int Step, long Version) : IProtocolMessage;
+/// <summary>Worker -> coordinator: the worker lacks the parameters or a prefetched micro-batch it was asked to use (it restarted); send everything again.</summary>
+public sealed record InputsMissing(string WorkerId, int Epoch, int Step, long Version) : IProtocolMessage;

@@ -25,7 +25,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         RunFinished => "RF",
         ComputeGradients => "CG",
         GradientsComputed => "GC",
-        ParametersMissing => "PM",
+        InputsMissing => "IM",
+        PrefetchBatches => "PB",
         EvaluateChunk => "EC",
         ChunkEvaluated => "CE",
         TrainReplica => "TR",
@@ -58,6 +59,13 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 break;
             case ComputeGradients m:
                 w.Int32(m.Epoch); w.Int32(m.Step); w.Int64(m.Version); w.OptionalFloats(m.Parameters); w.OptionalFloats(m.Buffers);
+                w.Int32(m.Indices.Length);
+                foreach (var i in m.Indices) w.Int32(i);
+                w.Int32(m.Batches.Length);
+                foreach (var b in m.Batches) Write(w, b);
+                break;
+            case PrefetchBatches m:
+                w.Int32(m.Epoch); w.Int32(m.Step);
                 w.Int32(m.Batches.Length);
                 foreach (var b in m.Batches) Write(w, b);
                 break;
@@ -65,7 +73,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int32(m.Index);
                 w.Floats(m.Gradients); w.Floats(m.Buffers); w.Float32(m.Loss); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
                 break;
-            case ParametersMissing m:
+            case InputsMissing m:
                 w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int64(m.Version);
                 break;
             case EvaluateChunk m:
@@ -108,7 +116,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "RF" => new RunFinished(r.String(), r.String()),
             "CG" => ReadComputeGradients(ref r),
             "GC" => new GradientsComputed(r.String(), r.Int32(), r.Int32(), r.Int32(), r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32(), r.Float64()),
-            "PM" => new ParametersMissing(r.String(), r.Int32(), r.Int32(), r.Int64()),
+            "IM" => new InputsMissing(r.String(), r.Int32(), r.Int32(), r.Int64()),
+            "PB" => ReadPrefetch(ref r),
             "EC" => new EvaluateChunk(r.Int32(), r.Int32(), r.Int64(), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
             "CE" => new ChunkEvaluated(r.String(), r.Int32(), r.Int32(), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
             "TR" => ReadTrainReplica(ref r),
@@ -138,9 +147,22 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         int epoch = r.Int32(), step = r.Int32();
         var version = r.Int64();
         float[]? parameters = r.OptionalFloats(), buffers = r.OptionalFloats();
+        var indices = new int[r.Length(4)];
+        for (var i = 0; i < indices.Length; i++) indices[i] = r.Int32();
+        return new ComputeGradients(epoch, step, version, parameters, buffers, indices, ReadBatches(ref r));
+    }
+
+    private static PrefetchBatches ReadPrefetch(ref WireReader r)
+    {
+        int epoch = r.Int32(), step = r.Int32();
+        return new PrefetchBatches(epoch, step, ReadBatches(ref r));
+    }
+
+    private static MicroBatch[] ReadBatches(ref WireReader r)
+    {
         var batches = new MicroBatch[r.Length(1)];
         for (var i = 0; i < batches.Length; i++) batches[i] = ReadMicroBatch(ref r);
-        return new ComputeGradients(epoch, step, version, parameters, buffers, batches);
+        return batches;
     }
 
     private static TrainReplica ReadTrainReplica(ref WireReader r)

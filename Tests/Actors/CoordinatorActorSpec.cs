@@ -58,8 +58,16 @@ public sealed class CoordinatorActorSpec : TestKit
         var work2 = w2.ExpectMsg<ComputeGradients>();
         Assert.Equal((1, 0, 0L), (work1.Epoch, work1.Step, work1.Version));
         Assert.Equal(_run.Parameters, work1.Parameters);
+        Assert.Equal(new[] { 0 }, work1.Indices);
         Assert.Equal(new[] { 0 }, work1.Batches.Select(b => b.Index));
-        Assert.Equal(new[] { 1 }, work2.Batches.Select(b => b.Index));
+        Assert.Equal(new[] { 1 }, work2.Indices);
+
+        // While they compute, each gets the data of its micro-batch of the next step.
+        var prefetch = w1.ExpectMsg<PrefetchBatches>();
+        Assert.Equal((1, 1), (prefetch.Epoch, prefetch.Step));
+        Assert.Equal(new[] { 0 }, prefetch.Batches.Select(b => b.Index));
+        Assert.Equal(_run.BuildMicroBatch(1, 0).Images, prefetch.Batches[0].Images);
+        Assert.Equal(new[] { 1 }, w2.ExpectMsg<PrefetchBatches>().Batches.Select(b => b.Index));
     }
 
     [Fact]
@@ -91,6 +99,8 @@ public sealed class CoordinatorActorSpec : TestKit
         w2.ExpectMsg<JoinAccepted>();
         var a = w1.ExpectMsg<ComputeGradients>();
         var b = w2.ExpectMsg<ComputeGradients>();
+        w1.ExpectMsg<PrefetchBatches>();
+        w2.ExpectMsg<PrefetchBatches>();
 
         _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
         w2.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the step is not complete until micro-batch 0 is in
@@ -103,6 +113,8 @@ public sealed class CoordinatorActorSpec : TestKit
         Assert.Equal(next1.Parameters, next2.Parameters);
         Assert.NotEqual(a.Parameters, next1.Parameters);
         Assert.Equal(_run.Parameters, next1.Parameters);
+        Assert.Equal(new[] { 0 }, next1.Indices);
+        Assert.Empty(next1.Batches); // its data came ahead
     }
 
     [Fact]
@@ -114,6 +126,8 @@ public sealed class CoordinatorActorSpec : TestKit
         w2.ExpectMsg<JoinAccepted>();
         var a = w1.ExpectMsg<ComputeGradients>();
         var b = w2.ExpectMsg<ComputeGradients>();
+        w1.ExpectMsg<PrefetchBatches>();
+        w2.ExpectMsg<PrefetchBatches>();
         _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
         _coordinator.Tell(Gradients("w1", a, 0, value: 99f), w1.Ref); // duplicate: must not replace the first
         _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
@@ -147,6 +161,7 @@ public sealed class CoordinatorActorSpec : TestKit
         w2.ExpectMsg<JoinAccepted>();
         var a = w1.ExpectMsg<ComputeGradients>();
         w2.ExpectMsg<ComputeGradients>();
+        w1.ExpectMsg<PrefetchBatches>();
         _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
 
         Sys.Stop(w2.Ref);
@@ -155,7 +170,8 @@ public sealed class CoordinatorActorSpec : TestKit
         var reassigned = w1.ExpectMsg<ComputeGradients>();
         Assert.Equal((0, 0L), (reassigned.Step, reassigned.Version));
         Assert.Null(reassigned.Parameters); // w1 already holds version 0
-        Assert.Equal(new[] { 1 }, reassigned.Batches.Select(x => x.Index));
+        Assert.Equal(new[] { 1 }, reassigned.Indices);
+        Assert.Equal(new[] { 1 }, reassigned.Batches.Select(x => x.Index)); // its data was never sent to w1
     }
 
     [Fact]
@@ -167,9 +183,10 @@ public sealed class CoordinatorActorSpec : TestKit
         w2.ExpectMsg<JoinAccepted>();
         var a = w1.ExpectMsg<ComputeGradients>();
         w2.ExpectMsg<ComputeGradients>();
+        w2.ExpectMsg<PrefetchBatches>();
         _coordinator.Tell(Gradients("w1", a, 0, value: float.NaN), w1.Ref);
         var retry = w2.ExpectMsg<ComputeGradients>();
-        Assert.Equal(new[] { 0 }, retry.Batches.Select(x => x.Index));
+        Assert.Equal(new[] { 0 }, retry.Indices);
         _coordinator.Tell(Gradients("w2", retry, 0, value: float.PositiveInfinity), w2.Ref);
         var failed = _reporter.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal(3, failed.ExitCode);

@@ -62,7 +62,9 @@ public sealed class WorkerActorSpec : TestKit
             new MicroBatch(0, images[..(32 * 784)], labels[..32], 11, 12),
             new MicroBatch(1, images[(32 * 784)..], labels[32..], 13, 14),
         };
-        _worker.Tell(new ComputeGradients(1, 0, 0, parameters, buffers, batches), _coordinator.Ref);
+        // Micro-batch 1 arrives ahead of its step, as the coordinator prefetches; micro-batch 0 with the step.
+        _worker.Tell(new PrefetchBatches(1, 0, [batches[1]]), _coordinator.Ref);
+        _worker.Tell(new ComputeGradients(1, 0, 0, parameters, buffers, [0, 1], [batches[0]]), _coordinator.Ref);
 
         var augmentation = new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate);
         reference.Load(parameters, buffers);
@@ -80,9 +82,20 @@ public sealed class WorkerActorSpec : TestKit
     public void Worker_should_ask_for_parameters_it_was_never_sent()
     {
         Join();
-        _worker.Tell(new ComputeGradients(2, 7, 42, null, null, [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
-        var missing = _coordinator.ExpectMsg<ParametersMissing>(TimeSpan.FromSeconds(10));
+        _worker.Tell(new ComputeGradients(2, 7, 42, null, null, [0], [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
+        var missing = _coordinator.ExpectMsg<InputsMissing>(TimeSpan.FromSeconds(10));
         Assert.Equal(("w-spec", 2, 7, 42L), (missing.WorkerId, missing.Epoch, missing.Step, missing.Version));
+    }
+
+    [Fact]
+    public void Worker_should_ask_again_for_a_micro_batch_it_was_not_sent()
+    {
+        Join();
+        using var reference = new ModelReplica(Job.Dropout);
+        _worker.Tell(new ComputeGradients(2, 7, 42, reference.ReadParameters(), reference.ReadBuffers(), [0, 1], [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
+        var missing = _coordinator.ExpectMsg<InputsMissing>(TimeSpan.FromSeconds(10));
+        Assert.Equal((2, 7, 42L), (missing.Epoch, missing.Step, missing.Version));
+        _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // nothing computed from a partial step
     }
 
     [Fact]

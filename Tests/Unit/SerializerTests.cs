@@ -22,10 +22,11 @@ public sealed class SerializerTests : IDisposable
         new JoinAccepted("w-1", new JobSpec("run", 42, 0.1, 7, 0.1)),
         new JoinRefused("w-1", "wrong token"),
         new RunFinished("run", "done"),
-        new ComputeGradients(3, 17, 1234, [1f, -2.5f, float.Epsilon], [0f, 1f], [Batch(0), Batch(1)]),
-        new ComputeGradients(3, 17, 1234, null, null, [Batch(2)]),
+        new ComputeGradients(3, 17, 1234, [1f, -2.5f, float.Epsilon], [0f, 1f], [0, 1], [Batch(0), Batch(1)]),
+        new ComputeGradients(3, 17, 1234, null, null, [2, 3], [Batch(2)]),
+        new PrefetchBatches(3, 18, [Batch(2), Batch(3)]),
         new GradientsComputed("w-2", 3, 17, 1, [0.5f, float.NaN], [1f], 0.25f, 30, 32, 12.5),
-        new ParametersMissing("w-2", 3, 17, 1234),
+        new InputsMissing("w-2", 3, 17, 1234),
         new EvaluateChunk(2, 5, 99, [1f], [2f], [9, 9], [1]),
         new ChunkEvaluated("w-1", 2, 5, 123.25, 480, 500, 9.5),
         new TrainReplica(1, 10, 2, "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),
@@ -48,7 +49,7 @@ public sealed class SerializerTests : IDisposable
     public void Floats_travel_as_four_raw_bytes_each()
     {
         var parameters = new float[13_032];
-        var message = new ComputeGradients(1, 0, 0, parameters, new float[198], []);
+        var message = new ComputeGradients(1, 0, 0, parameters, new float[198], [], []);
         var bytes = _system.Serialization.FindSerializerFor(message).ToBinary(message);
         Assert.InRange(bytes.Length, 4 * (13_032 + 198), 4 * (13_032 + 198) + 64);
     }

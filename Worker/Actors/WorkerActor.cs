@@ -35,6 +35,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private IActorRef? _coordinator;
     private long _loadedVersion = -1;
     private float[]? _buffers;
+    private readonly Dictionary<(int Epoch, int Step, int Index), MicroBatch> _prefetched = new();
 
     public WorkerActor(WorkerOptions options, TaskCompletionSource<(WorkerExit, string)> exit)
     {
@@ -84,6 +85,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void Active()
     {
         Receive<ComputeGradients>(Compute);
+        Receive<PrefetchBatches>(p =>
+        {
+            foreach (var b in p.Batches) _prefetched[(p.Epoch, p.Step, b.Index)] = b;
+        });
         Receive<EvaluateChunk>(Evaluate);
         Receive<TrainReplica>(TrainReplica);
         Receive<RunFinished>(f => Exit(WorkerExit.Finished, f.Reason));
@@ -100,12 +105,21 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Compute(ComputeGradients work)
     {
-        if (!Load(work.Version, work.Parameters, work.Buffers))
+        // Prefetched data of earlier steps is of no further use.
+        foreach (var key in _prefetched.Keys.Where(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0).ToList())
+            _prefetched.Remove(key);
+        var sent = work.Batches.ToDictionary(b => b.Index);
+        var batches = new List<MicroBatch>(work.Indices.Length);
+        foreach (var index in work.Indices)
         {
-            Sender.Tell(new ParametersMissing(_options.WorkerId, work.Epoch, work.Step, work.Version));
+            if (sent.TryGetValue(index, out var b) || _prefetched.Remove((work.Epoch, work.Step, index), out b)) batches.Add(b);
+        }
+        if (batches.Count != work.Indices.Length || !Load(work.Version, work.Parameters, work.Buffers))
+        {
+            Sender.Tell(new InputsMissing(_options.WorkerId, work.Epoch, work.Step, work.Version));
             return;
         }
-        foreach (var batch in work.Batches)
+        foreach (var batch in batches)
         {
             var watch = Stopwatch.StartNew();
             var result = _replica!.ComputeGradients(_buffers!, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, Augmentation());
@@ -118,7 +132,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         if (!Load(chunk.Version, chunk.Parameters, chunk.Buffers))
         {
-            Sender.Tell(new ParametersMissing(_options.WorkerId, chunk.Epoch, -1, chunk.Version));
+            Sender.Tell(new InputsMissing(_options.WorkerId, chunk.Epoch, -1, chunk.Version));
             return;
         }
         var watch = Stopwatch.StartNew();
