@@ -141,7 +141,10 @@ public static class TrainingHost
                 case WorkerMode.InProcess:
                     for (var i = 1; i <= launch.Workers; i++)
                     {
-                        var workerOptions = new WorkerOptions($"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host);
+                        var workerOptions = new WorkerOptions($"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host)
+                        {
+                            Cpus = CpuAffinity.ForWorker(i - 1, launch.Workers, launch.ThreadsPerWorker, Environment.ProcessorCount),
+                        };
                         system.ActorOf(WorkerActor.Props(workerOptions, new TaskCompletionSource<(WorkerExit, string)>()), $"worker-{i}");
                     }
                     break;

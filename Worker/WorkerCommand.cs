@@ -26,6 +26,8 @@ public static class WorkerCommand
         var id = new Option<string?>("--id") { Description = "Worker id (default: host-pid)" };
         var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 };
         rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
+        var cpus = new Option<string?>("--cpus") { Description = "Pin this worker to these CPUs, e.g. 0 or 2-3 (the coordinator pins the workers it starts)" };
+        cpus.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } c && !CpuAffinity.TryParse(c, out _)) r.AddError($"--cpus: '{c}' is not a CPU list such as 0, 2-3 or 0,2"); });
         var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
         // Fault injection for the refusal tests: announce a model or protocol this build does not have.
@@ -35,13 +37,14 @@ public static class WorkerCommand
 
         var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
         {
-            seed, host, publicHost, port, threads, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
+            seed, host, publicHost, port, threads, cpus, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
         };
         tls.AddTo(root);
         root.SetAction(async (parse, cancel) =>
         {
             if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return WorkerHost.ExitUsage;
             Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
+            if (parse.GetValue(cpus) is { } cpuList && CpuAffinity.TryParse(cpuList, out var pinned)) CpuAffinity.PinProcess(pinned);
             var options = new WorkerHostOptions(
                 SeedHost: seedHost,
                 SeedPort: seedPort,

@@ -24,7 +24,8 @@ public sealed class LocalWorkerProcesses : IDisposable
         try
         {
             for (var i = 1; i <= count; i++)
-                launcher.StartOne($"local-{i}", seedHost, seedPort, threads, token, tls);
+                launcher.StartOne($"local-{i}", seedHost, seedPort, threads, token, tls,
+                    CpuAffinity.ForWorker(i - 1, count, threads, Environment.ProcessorCount));
         }
         catch
         {
@@ -34,11 +35,17 @@ public sealed class LocalWorkerProcesses : IDisposable
         return launcher;
     }
 
-    public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls = null)
+    /// <param name="cpus">CPUs to pin the worker to (null: let the scheduler place it).</param>
+    public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls = null, int[]? cpus = null)
     {
         var start = WorkerStartInfo();
         foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id, "--parent-pid", Environment.ProcessId.ToString() })
             start.ArgumentList.Add(arg);
+        if (cpus is not null)
+        {
+            start.ArgumentList.Add("--cpus");
+            start.ArgumentList.Add(CpuAffinity.Format(cpus));
+        }
         if (tls is not null)
         {
             start.ArgumentList.Add("--tls-certificate");

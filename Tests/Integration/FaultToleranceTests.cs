@@ -273,3 +273,58 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         Assert.Contains("--lr cannot be given with --resume", stderr);
     }
 }
+
+/// <summary>Stopping the coordinator, politely or not: its workers never outlive it for long.</summary>
+[Collection(ProcessCollection.Name)]
+public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<CleanRun>
+{
+    [Fact]
+    public void Ctrl_C_stops_the_run_and_its_worker_processes()
+    {
+        var dir = Path.Combine(Repository.NewTempDirectory("sigint"), "run");
+        using var coordinator = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--workers", "2", "--log-every", "1", .. CleanRun.Settings]);
+        Assert.True(coordinator.WaitForOutput("epoch 01 step 3/30", TimeSpan.FromMinutes(2)), coordinator.Stdout + coordinator.Stderr);
+        var workers = Signals.Children(coordinator.Id).Where(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains("Worker")).ToList();
+        Assert.Equal(2, workers.Count);
+
+        Signals.Send(coordinator.Id, Signals.SIGINT);
+        Assert.True(coordinator.WaitForExit(TimeSpan.FromSeconds(30)), coordinator.Stdout);
+        Assert.Equal(130, coordinator.Process.ExitCode);
+        Assert.Contains("error: interrupted", coordinator.Stderr);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (workers.Any(Signals.Alive) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+        Assert.DoesNotContain(workers, Signals.Alive);
+        // What was written is intact: the checkpoint of nothing finished is absent, and no file is half-written.
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void An_external_worker_waits_for_a_restarted_coordinator_and_rejoins_it()
+    {
+        var dir = Path.Combine(Repository.NewTempDirectory("restart"), "run");
+        var port = FreePort();
+        string[] cluster = ["--external", "--workers", "1", "--port", port.ToString()];
+        var first = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--checkpoint-every-steps", "5", "--log-every", "1", .. cluster, .. CleanRun.Settings]);
+        using var worker = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "steadfast", "--threads", "1", "--rejoin-timeout", "120"]);
+        Assert.True(first.WaitForOutput("epoch 01 step 12/30", TimeSpan.FromMinutes(2)), first.Stdout + first.Stderr);
+        Signals.Send(first.Id, Signals.SIGKILL);
+        first.WaitForExit(TimeSpan.FromSeconds(10));
+        first.Dispose();
+
+        using var second = ProgramProcess.Start("Coordinator", ["train", "--resume", dir, "--threads-per-worker", "1", .. cluster]);
+        Assert.True(second.WaitForExit(TimeSpan.FromMinutes(3)), second.Stdout + second.Stderr);
+        Assert.True(second.Process.ExitCode == 0, second.Stdout + second.Stderr);
+        Assert.Contains("worker steadfast joined", second.Stdout);
+        Assert.Equal(clean.Sha256, new TrainRuns.Outcome(0, second.Stdout, second.Stderr, dir).Sha256);
+        Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, worker.Process.ExitCode);
+        Assert.Contains("coordinator lost", worker.Stderr);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

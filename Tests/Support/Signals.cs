@@ -6,6 +6,7 @@ namespace DataParallel.Tests.Support;
 /// <summary>Real signals and process-tree lookups, for the fault tests.</summary>
 public static partial class Signals
 {
+    public const int SIGINT = 2;
     public const int SIGKILL = 9;
     public const int SIGCONT = 18;
     public const int SIGSTOP = 19;

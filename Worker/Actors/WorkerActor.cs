@@ -16,6 +16,8 @@ public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int 
     /// <summary>What the worker announces at registration; only tests announce anything but the truth.</summary>
     public string Fingerprint { get; init; } = SeedNetFingerprint.Value;
     public int ProtocolVersion { get; init; } = ProtocolInfo.Version;
+    /// <summary>CPUs for the compute thread (in-process workers; a worker process pins itself as a whole).</summary>
+    public int[]? Cpus { get; init; }
 }
 
 /// <summary>Why a worker's actor system ended.</summary>
@@ -51,6 +53,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        // PreStart runs on the pinned dispatcher's thread: the thread every computation of this actor runs on.
+        if (_options.Cpus is { } cpus) DataParallel.Shared.Native.CpuAffinity.PinCurrentThread(cpus);
         var self = Self;
         Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(NodeUp.Instance));
     }
