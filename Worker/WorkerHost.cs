@@ -113,19 +113,35 @@ public static class WorkerHost
     [DllImport("libc")]
     private static extern int getppid();
 
-    /// <summary>Ends the attempt as soon as the coordinator's node is unreachable or gone, without waiting for downing.</summary>
-    private sealed class CoordinatorWatch : ReceiveActor
+    /// <summary>
+    /// Ends the attempt when the coordinator's node is gone, or has stayed unreachable for a few seconds,
+    /// without waiting for downing. The grace matters: a node that was frozen (SIGSTOP, a long GC) wakes up
+    /// reporting everybody unreachable, and that stale report reaches every node before it is withdrawn.
+    /// </summary>
+    private sealed class CoordinatorWatch : ReceiveActor, IWithTimers
     {
+        private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);
+
         public CoordinatorWatch(TaskCompletionSource<(WorkerExit, string)> exit)
         {
             var cluster = Akka.Cluster.Cluster.Get(Context.System);
             Receive<ClusterEvent.UnreachableMember>(e => e.Member.HasRole(ClusterConfig.CoordinatorRole),
-                _ => { exit.TrySetResult((WorkerExit.CoordinatorLost, "coordinator unreachable")); });
+                e => Timers.StartSingleTimer(e.Member.Address, new Recheck(e.Member.Address), Grace));
+            Receive<ClusterEvent.ReachableMember>(e => Timers.Cancel(e.Member.Address));
+            Receive<Recheck>(r =>
+            {
+                if (cluster.State.Unreachable.Any(m => m.Address.Equals(r.Address)))
+                    exit.TrySetResult((WorkerExit.CoordinatorLost, "coordinator unreachable"));
+            });
             Receive<ClusterEvent.MemberRemoved>(e => e.Member.HasRole(ClusterConfig.CoordinatorRole),
                 _ => { exit.TrySetResult((WorkerExit.CoordinatorLost, "coordinator left the cluster")); });
             ReceiveAny(_ => { });
             cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+                typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
         }
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        private sealed record Recheck(Address Address);
     }
 }

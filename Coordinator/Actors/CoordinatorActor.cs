@@ -71,7 +71,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
         Timers.StartPeriodicTimer("tick", Tick.Instance, _options.Tick);
         // A resumed run whose last checkpoint is its end has nothing left to train.
         if (_run.Finished && _history.Count > 0) Finish(_history[^1]);
@@ -125,7 +125,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Receive<JoinRequest>(OnJoinRequest);
         Receive<JoinProof>(OnJoinProof);
-        Receive<ClusterEvent.UnreachableMember>(e => LoseWorkersAt(e.Member.Address, "unreachable", down: true));
+        // Unreachable for a moment is not lost: a node waking from a freeze reports everybody unreachable until
+        // its first heartbeats arrive. Only a member that is still unreachable after the grace is given up.
+        Receive<ClusterEvent.UnreachableMember>(e => Timers.StartSingleTimer(e.Member.Address, new RecheckReachability(e.Member.Address), _options.UnreachableGrace));
+        Receive<ClusterEvent.ReachableMember>(e => Timers.Cancel(e.Member.Address));
+        Receive<RecheckReachability>(r =>
+        {
+            if (_cluster.State.Unreachable.Any(m => m.Address.Equals(r.Address))) LoseWorkersAt(r.Address, "unreachable", down: true);
+        });
         Receive<ClusterEvent.MemberRemoved>(e => LoseWorkersAt(e.Member.Address, "left the cluster", down: false));
         Receive<Terminated>(t =>
         {
@@ -573,6 +580,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         public ReplicaTrained?[] Results { get; } = new ReplicaTrained?[replicas];
     }
+
+    private sealed record RecheckReachability(Address Address);
 
     private sealed class Tick
     {

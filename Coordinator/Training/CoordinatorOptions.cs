@@ -13,6 +13,8 @@ public sealed record CoordinatorOptions
     /// <summary>A worker that has held a unit this long without any reply is declared dead, whatever the cluster says.</summary>
     public TimeSpan WorkerTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>How long a member must stay unreachable before its work is reassigned and it is downed.</summary>
+    public TimeSpan UnreachableGrace { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan WaitingNoticeEvery { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Also checkpoint every this many steps within an epoch (0: at epoch ends only).</summary>
     public int CheckpointEverySteps { get; init; }
