@@ -76,7 +76,7 @@ public sealed class ConsoleLoggerActorSpec
         var warning = new Warning("akka.tcp://dataparallel@127.0.0.1:4053/system/endpointManager/x", typeof(object),
             "Association with remote system has failed. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated\n   at Akka.Remote.EndpointWriter.PublishAndThrow()]");
         Assert.Equal("warning: Association with remote system has failed. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated ... [/system/endpointManager/x]",
-            ConsoleLoggerActor.Format("warning", warning, withStackTraces: false));
-        Assert.Contains("PublishAndThrow", ConsoleLoggerActor.Format("warning", warning, withStackTraces: true));
+            DataParallel.Shared.Cluster.AkkaLogFormat.Format("warning", warning, withStackTraces: false));
+        Assert.Contains("PublishAndThrow", DataParallel.Shared.Cluster.AkkaLogFormat.Format("warning", warning, withStackTraces: true));
     }
 }
