@@ -110,6 +110,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<ChunkEvaluated>(OnChunkEvaluated);
         Receive<ReplicaTrained>(OnReplicaTrained);
         Receive<InputsMissing>(OnInputsMissing);
+        Receive<UnitFailed>(OnUnitFailed);
         Receive<Tick>(_ => OnTick());
         Receive<Abort>(a => Fail(a.Reason, a.ExitCode));
     }
@@ -485,6 +486,37 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Dispatch(worker);
     }
 
+    /// <summary>
+    /// A worker's computation threw. Its units go to whoever is free (itself included: it has rebuilt its model).
+    /// A unit that fails <see cref="MaxUnitFailures"/> times fails the run: that is a bug, not bad luck.
+    /// </summary>
+    private void OnUnitFailed(UnitFailed f)
+    {
+        var phase = _phase;
+        var current = phase switch
+        {
+            StepPhase s => f.Step == s.Step,
+            EvalPhase => f.Step == -1,
+            RoundPhase r => f.Step == r.Version,
+            _ => false,
+        };
+        if (phase is null || !current || phase.Epoch != f.Epoch || !_workers.TryGetValue(f.WorkerId, out var worker)) { _stale++; return; }
+        worker.Stats.Failures++;
+        var failures = phase.Failures[f.Unit] = phase.Failures.GetValueOrDefault(f.Unit) + 1;
+        if (failures >= MaxUnitFailures)
+        {
+            Fail($"unit {f.Unit} of epoch {f.Epoch} failed {failures} times (last on worker {f.WorkerId}: {f.Error})", 2);
+            return;
+        }
+        var released = phase.Assignment.Release(f.WorkerId);
+        worker.SentVersion = -1;
+        worker.Prefetched.Clear();
+        _reporter.Tell(new Notice($"worker {f.WorkerId} failed on unit {f.Unit} of epoch {f.Epoch}: {f.Error}; {released.Count} unit(s) handed out again", Warning: true));
+        DispatchAll();
+    }
+
+    private const int MaxUnitFailures = 3;
+
     /// <summary>A non-finite result is computed once more by another worker; false if that was the second time.</summary>
     private bool RetryNonFinite(Phase phase, int unit, string workerId)
     {
@@ -563,6 +595,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         public long Version { get; } = version;
         public WorkAssignment Assignment { get; } = new(units);
         public HashSet<int> Retried { get; } = new();
+        public Dictionary<int, int> Failures { get; } = new();
     }
 
     private sealed class StepPhase(int epoch, int step, long version, int microBatches) : Phase(epoch, version, microBatches)

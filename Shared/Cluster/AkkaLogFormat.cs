@@ -13,7 +13,10 @@ public static class AkkaLogFormat
     {
         var message = e.Message?.ToString() ?? "";
         var line = $"{level}: {(withStackTraces ? message : FirstLine(message))} [{Source(e.LogSource)}]";
-        if (e.Cause is { } cause) line += withStackTraces ? $"\n{cause}" : $": {cause.GetType().Name}: {FirstLine(cause.Message)}";
+        // Akka's own exceptions (a connection dropped, a node gone) say all they have in their first line; anything
+        // else reaching the log is a bug somewhere, and its stack trace is the only clue.
+        var full = withStackTraces || (e.Cause is { } c && !(c.GetType().Namespace ?? "").StartsWith("Akka", StringComparison.Ordinal));
+        if (e.Cause is { } cause) line += full ? $"\n{cause}" : $": {cause.GetType().Name}: {FirstLine(cause.Message)}";
         return line;
     }
 

@@ -24,3 +24,10 @@ public sealed record GradientsComputed(
 
 /// <summary>Worker -> coordinator: the worker lacks the parameters or a prefetched micro-batch it was asked to use (it restarted); send everything again.</summary>
 public sealed record InputsMissing(string WorkerId, int Epoch, int Step, long Version) : IProtocolMessage;
+
+/// <summary>
+/// Worker -> coordinator: computing a unit (a micro-batch, an evaluation chunk or a replica round, by its index in
+/// the phase; Step is -1 for evaluation, the round's version for a replica) threw. The worker has reset its model;
+/// the coordinator gives the unit to a worker again.
+/// </summary>
+public sealed record UnitFailed(string WorkerId, int Epoch, long Step, int Unit, string Error) : IProtocolMessage;

@@ -27,6 +27,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         GradientsComputed => "GC",
         InputsMissing => "IM",
         PrefetchBatches => "PB",
+        UnitFailed => "UF",
         EvaluateChunk => "EC",
         ChunkEvaluated => "CE",
         TrainReplica => "TR",
@@ -63,6 +64,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 foreach (var i in m.Indices) w.Int32(i);
                 w.Int32(m.Batches.Length);
                 foreach (var b in m.Batches) Write(w, b);
+                break;
+            case UnitFailed m:
+                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int64(m.Step); w.Int32(m.Unit); w.String(m.Error);
                 break;
             case PrefetchBatches m:
                 w.Int32(m.Epoch); w.Int32(m.Step);
@@ -118,6 +122,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "GC" => new GradientsComputed(r.String(), r.Int32(), r.Int32(), r.Int32(), r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32(), r.Float64()),
             "IM" => new InputsMissing(r.String(), r.Int32(), r.Int32(), r.Int64()),
             "PB" => ReadPrefetch(ref r),
+            "UF" => new UnitFailed(r.String(), r.Int32(), r.Int64(), r.Int32(), r.String()),
             "EC" => new EvaluateChunk(r.Int32(), r.Int32(), r.Int64(), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
             "CE" => new ChunkEvaluated(r.String(), r.Int32(), r.Int32(), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
             "TR" => ReadTrainReplica(ref r),

@@ -38,13 +38,18 @@ public sealed class ConsoleLoggerActorSpec
             system.Log.Debug("not shown");
             system.Log.Info("not shown either");
             system.Log.Warning("Worker {0} was missing parameters", "w1");
-            system.Log.Error(new InvalidOperationException("boom\n   at somewhere"), "Step failed");
-            Eventually(() => error.ToString().Contains("error:"));
+            system.Log.Error(new Akka.Actor.ActorKilledException("boom\n   at somewhere"), "Step failed");
+            system.Log.Error(new InvalidOperationException("bug\n   at our code"), "Compute failed");
+            Eventually(() => error.ToString().Contains("error: Compute failed"));
             var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(2, lines.Length);
+            Assert.Equal(5, lines.Length);
             Assert.StartsWith("warning: Worker w1 was missing parameters [", lines[0]);
+            // Akka's own exceptions: one line. Anything else is a bug somewhere: the whole exception.
             Assert.StartsWith("error: Step failed [", lines[1]);
-            Assert.EndsWith("]: InvalidOperationException: boom ...", lines[1]);
+            Assert.EndsWith("]: ActorKilledException: boom ...", lines[1]);
+            Assert.StartsWith("error: Compute failed [", lines[2]);
+            Assert.Equal("System.InvalidOperationException: bug", lines[3]);
+            Assert.Equal("   at our code", lines[4]);
             Assert.Equal("", output.ToString());
         }
         finally

@@ -175,6 +175,32 @@ public sealed class CoordinatorActorSpec : TestKit
     }
 
     [Fact]
+    public void A_failed_unit_is_handed_out_again_and_a_unit_failing_three_times_fails_the_run()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        w2.ExpectMsg<ComputeGradients>();
+        w1.ExpectMsg<PrefetchBatches>();
+
+        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        var again = w1.ExpectMsg<ComputeGradients>();
+        Assert.Equal(new[] { 0 }, again.Indices);
+        Assert.NotNull(again.Parameters); // the worker rebuilt its model: everything is sent again
+        Assert.Equal(new[] { 0 }, again.Batches.Select(x => x.Index));
+        Assert.Contains("worker w1 failed on unit 0 of epoch 1: ExternalException: boom", _reporter.FishForMessage<Notice>(n => n.Warning).Text);
+
+        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        w1.ExpectMsg<ComputeGradients>();
+        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        var failed = _reporter.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(10));
+        Assert.Equal(2, failed.ExitCode);
+        Assert.Contains("unit 0 of epoch 1 failed 3 times (last on worker w1: ExternalException: boom)", failed.Error);
+    }
+
+    [Fact]
     public void A_non_finite_gradient_is_recomputed_once_then_fails_the_run()
     {
         var w1 = Register("w1");

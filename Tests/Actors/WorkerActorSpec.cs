@@ -99,6 +99,27 @@ public sealed class WorkerActorSpec : TestKit
     }
 
     [Fact]
+    public void Worker_should_report_a_failed_computation_and_keep_working()
+    {
+        Join();
+        torch.manual_seed(5);
+        using var reference = new ModelReplica(Job.Dropout);
+        var (p, b) = (reference.ReadParameters(), reference.ReadBuffers());
+        // 100 bytes are not an image: the replica throws.
+        _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, new byte[100], [1], 1, 2)]), _coordinator.Ref);
+        var failed = _coordinator.ExpectMsg<UnitFailed>(TimeSpan.FromSeconds(10));
+        Assert.Equal(("w-spec", 1, 3L, 2), (failed.WorkerId, failed.Epoch, failed.Step, failed.Unit));
+        Assert.Contains("ArgumentException", failed.Error);
+
+        // The same worker computes the next unit correctly, from parameters it must be sent again.
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 8).ToArray());
+        _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, images, labels, 1, 2)]), _coordinator.Ref);
+        var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10));
+        reference.Load(p, b);
+        Assert.Equal(reference.ComputeGradients(b, images, labels, 1, 2, new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate)).Gradients, reply.Gradients);
+    }
+
+    [Fact]
     public void Worker_should_evaluate_a_chunk()
     {
         Join();

@@ -27,6 +27,7 @@ public sealed class SerializerTests : IDisposable
         new PrefetchBatches(3, 18, [Batch(2), Batch(3)]),
         new GradientsComputed("w-2", 3, 17, 1, [0.5f, float.NaN], [1f], 0.25f, 30, 32, 12.5),
         new InputsMissing("w-2", 3, 17, 1234),
+        new UnitFailed("w-2", 3, -1, 4, "ExternalException: boom"),
         new EvaluateChunk(2, 5, 99, [1f], [2f], [9, 9], [1]),
         new ChunkEvaluated("w-1", 2, 5, 123.25, 480, 500, 9.5),
         new TrainReplica(1, 10, 2, "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),

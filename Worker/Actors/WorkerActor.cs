@@ -126,10 +126,34 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var batch in batches)
         {
             var watch = Stopwatch.StartNew();
-            var result = _replica!.ComputeGradients(_buffers!, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, Augmentation());
+            GradientResult result;
+            try
+            {
+                result = _replica!.ComputeGradients(_buffers!, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, Augmentation());
+            }
+            catch (Exception e)
+            {
+                Failed(e, work.Epoch, work.Step, batch.Index, $"micro-batch {batch.Index} of epoch {work.Epoch} step {work.Step}");
+                return;
+            }
             Sender.Tell(new GradientsComputed(_options.WorkerId, work.Epoch, work.Step, batch.Index,
                 result.Gradients, result.Buffers, result.Loss, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
         }
+    }
+
+    /// <summary>
+    /// A computation threw (libtorch reports its own failures as exceptions). The model may be in any state, so
+    /// it is rebuilt; the coordinator is told, and hands the unit, and whatever else this worker held, out again.
+    /// </summary>
+    private void Failed(Exception e, int epoch, long step, int unit, string what)
+    {
+        _log.Error(e, "Worker {0} failed on {1}", _options.WorkerId, what);
+        Sender.Tell(new UnitFailed(_options.WorkerId, epoch, step, unit, $"{e.GetType().Name}: {e.Message}"));
+        _replica?.Dispose();
+        _replica = new ModelReplica(_job!.Dropout);
+        _loadedVersion = -1;
+        _buffers = null;
+        _prefetched.Clear();
     }
 
     private void Evaluate(EvaluateChunk chunk)
@@ -140,7 +164,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             return;
         }
         var watch = Stopwatch.StartNew();
-        var result = _replica!.Evaluate(chunk.Images, chunk.Labels);
+        EvaluationResult result;
+        try
+        {
+            result = _replica!.Evaluate(chunk.Images, chunk.Labels);
+        }
+        catch (Exception e)
+        {
+            Failed(e, chunk.Epoch, -1, chunk.Chunk, $"evaluation chunk {chunk.Chunk} of epoch {chunk.Epoch}");
+            return;
+        }
         Sender.Tell(new ChunkEvaluated(_options.WorkerId, chunk.Epoch, chunk.Chunk, result.LossSum, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
     }
 
@@ -148,7 +181,16 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         var watch = Stopwatch.StartNew();
         _loadedVersion = -1; // local steps move the replica away from any broadcast version
-        var result = LocalTraining.Run(_replica!, round, Augmentation());
+        ReplicaTrained result;
+        try
+        {
+            result = LocalTraining.Run(_replica!, round, Augmentation());
+        }
+        catch (Exception e)
+        {
+            Failed(e, round.Epoch, round.Round, round.Replica, $"replica {round.Replica} of the round at version {round.Round}");
+            return;
+        }
         Sender.Tell(result with { WorkerId = _options.WorkerId, Milliseconds = watch.Elapsed.TotalMilliseconds });
     }
 
