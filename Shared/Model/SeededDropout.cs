@@ -11,11 +11,14 @@ namespace DataParallel.Shared.Model;
 public sealed class SeededDropout : nn.Module<Tensor, Tensor>
 {
     private readonly double _p;
+    // Held for the module's life: a temporary Scalar can be finalized while libtorch still reads it (see BatchNorm2d).
+    private readonly Scalar _scale;
 
     public SeededDropout(double p, string name = "Dropout") : base(name)
     {
         if (p is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(p), "dropout probability must be in [0, 1)");
         _p = p;
+        _scale = (1.0 / (1 - p)).ToScalar();
     }
 
     public Generator? Generator { get; set; }
@@ -25,6 +28,6 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         if (!training || _p == 0) return input.alias();
         if (Generator is null) throw new InvalidOperationException("SeededDropout needs a generator in training mode");
         using var mask = empty_like(input).bernoulli_(1 - _p, Generator);
-        return input * mask * (1.0 / (1 - _p));
+        return input.mul(mask).mul_(_scale);
     }
 }

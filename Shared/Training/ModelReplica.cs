@@ -74,13 +74,18 @@ public sealed class ModelReplica : IDisposable
     public float[] ReadParameters() => _state.ReadParameters();
     public float[] ReadBuffers() => _state.ReadBuffers();
 
+    // Held for the process's life: a temporary Scalar can be finalized while libtorch still reads it (see BatchNorm2d).
+    private static readonly Scalar PixelScale = 255f.ToScalar();
+    private static readonly Scalar Mean = MnistDataset.Mean.ToScalar();
+    private static readonly Scalar Std = MnistDataset.Std.ToScalar();
+
     private static Tensor Inputs(byte[] images, int count, Augmentation augmentation, ulong augmentSeed)
     {
         if (images.Length != count * MnistDataset.ImageBytes)
             throw new ArgumentException($"{images.Length} image bytes for {count} labels");
-        var x = tensor(images, [count, 1, MnistDataset.Side, MnistDataset.Side], ScalarType.Byte).to_type(ScalarType.Float32).div_(255f);
+        var x = tensor(images, [count, 1, MnistDataset.Side, MnistDataset.Side], ScalarType.Byte).to_type(ScalarType.Float32).div_(PixelScale);
         if (augmentation.Enabled) x = augmentation.Apply(x, augmentSeed);
-        return x.sub_(MnistDataset.Mean).div_(MnistDataset.Std);
+        return x.sub_(Mean).div_(Std);
     }
 
     public void Dispose()
