@@ -13,6 +13,7 @@ public sealed class LocalWorkerProcesses : IDisposable
 {
     private readonly List<Process> _processes = new();
     private readonly TextWriter _error;
+    private volatile bool _stopping;
 
     private LocalWorkerProcesses(TextWriter error) => _error = error;
 
@@ -65,7 +66,8 @@ public sealed class LocalWorkerProcesses : IDisposable
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is { Length: > 0 } line) _error.WriteLine($"[{id}] {line}");
+            // Once the run is over, what workers say while their connections close is noise, not news.
+            if (e.Data is { Length: > 0 } line && !_stopping) _error.WriteLine($"[{id}] {line}");
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -90,6 +92,7 @@ public sealed class LocalWorkerProcesses : IDisposable
     /// <summary>Waits a moment for workers to leave after RunFinished, then kills any still running.</summary>
     public void Stop(TimeSpan grace)
     {
+        _stopping = true;
         var deadline = DateTime.UtcNow + grace;
         foreach (var p in _processes)
         {

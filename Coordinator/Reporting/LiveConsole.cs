@@ -41,7 +41,11 @@ public sealed class LiveConsole : RunConsole
 
     public override void Show(EpochProgress? progress) => Enqueue(new ShowProgress(progress));
 
-    public override void EndProgress() => Enqueue(EndBar.Instance);
+    public override void EndProgress()
+    {
+        RunOver = true;
+        Enqueue(EndBar.Instance);
+    }
 
     public override void Flush()
     {

@@ -16,7 +16,10 @@ public abstract class RunConsole : IDisposable
     public virtual void Show(EpochProgress? progress) { }
 
     /// <summary>Takes the progress bar away for good: the run is over, only lines follow.</summary>
-    public virtual void EndProgress() { }
+    public virtual void EndProgress() => RunOver = true;
+
+    /// <summary>True once the run has ended: connections closing after that are expected, not worth a line.</summary>
+    public bool RunOver { get; protected set; }
 
     /// <summary>Returns once everything written so far is out.</summary>
     public virtual void Flush()
