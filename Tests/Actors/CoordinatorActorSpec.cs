@@ -40,6 +40,20 @@ public sealed class CoordinatorActorSpec : TestKit
         return worker;
     }
 
+    /// <summary>Two workers joined, each holding its micro-batch of step 0 and the prefetched data of step 1.</summary>
+    private (TestProbe W1, TestProbe W2, ComputeGradients A, ComputeGradients B) StartTwo()
+    {
+        var w1 = Register("w1");
+        w1.ExpectMsg<JoinAccepted>();
+        var w2 = Register("w2");
+        w2.ExpectMsg<JoinAccepted>();
+        var a = w1.ExpectMsg<ComputeGradients>();
+        var b = w2.ExpectMsg<ComputeGradients>();
+        w1.ExpectMsg<PrefetchBatches>();
+        w2.ExpectMsg<PrefetchBatches>();
+        return (w1, w2, a, b);
+    }
+
     private GradientsComputed Gradients(string worker, ComputeGradients work, int index, float value = 0.01f) =>
         new(worker, work.Epoch, work.Step, index,
             Enumerable.Repeat(value, _run.Layout.ParameterLength).ToArray(), _run.Buffers, 2.3f, 7, 64, 5);
@@ -93,14 +107,7 @@ public sealed class CoordinatorActorSpec : TestKit
     [Fact]
     public void Results_are_aggregated_then_new_parameters_are_broadcast_with_the_next_step()
     {
-        var w1 = Register("w1");
-        w1.ExpectMsg<JoinAccepted>();
-        var w2 = Register("w2");
-        w2.ExpectMsg<JoinAccepted>();
-        var a = w1.ExpectMsg<ComputeGradients>();
-        var b = w2.ExpectMsg<ComputeGradients>();
-        w1.ExpectMsg<PrefetchBatches>();
-        w2.ExpectMsg<PrefetchBatches>();
+        var (w1, w2, a, b) = StartTwo();
 
         _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
         w2.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the step is not complete until micro-batch 0 is in
@@ -120,14 +127,7 @@ public sealed class CoordinatorActorSpec : TestKit
     [Fact]
     public async Task Late_and_duplicate_replies_are_dropped_and_counted()
     {
-        var w1 = Register("w1");
-        w1.ExpectMsg<JoinAccepted>();
-        var w2 = Register("w2");
-        w2.ExpectMsg<JoinAccepted>();
-        var a = w1.ExpectMsg<ComputeGradients>();
-        var b = w2.ExpectMsg<ComputeGradients>();
-        w1.ExpectMsg<PrefetchBatches>();
-        w2.ExpectMsg<PrefetchBatches>();
+        var (w1, w2, a, b) = StartTwo();
         _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
         _coordinator.Tell(Gradients("w1", a, 0, value: 99f), w1.Ref); // duplicate: must not replace the first
         _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
@@ -155,13 +155,7 @@ public sealed class CoordinatorActorSpec : TestKit
     [Fact]
     public void A_worker_that_leaves_has_its_micro_batches_reassigned()
     {
-        var w1 = Register("w1");
-        w1.ExpectMsg<JoinAccepted>();
-        var w2 = Register("w2");
-        w2.ExpectMsg<JoinAccepted>();
-        var a = w1.ExpectMsg<ComputeGradients>();
-        w2.ExpectMsg<ComputeGradients>();
-        w1.ExpectMsg<PrefetchBatches>();
+        var (w1, w2, a, _) = StartTwo();
         _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
 
         Sys.Stop(w2.Ref);
@@ -177,13 +171,7 @@ public sealed class CoordinatorActorSpec : TestKit
     [Fact]
     public void A_failed_unit_is_handed_out_again_and_a_unit_failing_three_times_fails_the_run()
     {
-        var w1 = Register("w1");
-        w1.ExpectMsg<JoinAccepted>();
-        var w2 = Register("w2");
-        w2.ExpectMsg<JoinAccepted>();
-        var a = w1.ExpectMsg<ComputeGradients>();
-        w2.ExpectMsg<ComputeGradients>();
-        w1.ExpectMsg<PrefetchBatches>();
+        var (w1, w2, a, _) = StartTwo();
 
         _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
         var again = w1.ExpectMsg<ComputeGradients>();
@@ -203,13 +191,7 @@ public sealed class CoordinatorActorSpec : TestKit
     [Fact]
     public void A_non_finite_gradient_is_recomputed_once_then_fails_the_run()
     {
-        var w1 = Register("w1");
-        w1.ExpectMsg<JoinAccepted>();
-        var w2 = Register("w2");
-        w2.ExpectMsg<JoinAccepted>();
-        var a = w1.ExpectMsg<ComputeGradients>();
-        w2.ExpectMsg<ComputeGradients>();
-        w2.ExpectMsg<PrefetchBatches>();
+        var (w1, w2, a, _) = StartTwo();
         _coordinator.Tell(Gradients("w1", a, 0, value: float.NaN), w1.Ref);
         var retry = w2.ExpectMsg<ComputeGradients>();
         Assert.Equal(new[] { 0 }, retry.Indices);
