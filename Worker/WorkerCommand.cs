@@ -23,7 +23,13 @@ public static class WorkerCommand
         var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount };
         threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--threads must be at least 1"); });
         var token = new Option<string?>("--token") { Description = $"Join token (or set {JoinToken.EnvironmentVariable}); required by a coordinator that binds beyond loopback" };
-        var id = new Option<string?>("--id") { Description = "Worker id (default: host-pid)" };
+        var id = new Option<string?>("--id") { Description = "Worker id: letters, digits, '-', '_' and '.' (default: host-pid)" };
+        id.Validators.Add(r =>
+        {
+            // Ids go into CSV files and log lines: keep them to characters that need no quoting anywhere.
+            if (r.GetValueOrDefault<string?>() is { } value && (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+                r.AddError($"--id: '{value}' must be 1 to 64 letters, digits, '-', '_' or '.'");
+        });
         var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 };
         rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
         var cpus = new Option<string?>("--cpus") { Description = "Pin this worker to these CPUs, e.g. 0 or 2-3 (the coordinator pins the workers it starts)" };

@@ -77,6 +77,14 @@ public sealed class ProgramTests
     }
 
     [Fact]
+    public void A_worker_id_that_would_break_the_csv_files_is_refused()
+    {
+        var (code, stdout, stderr) = ProgramProcess.Run("Worker", ["--seed", "127.0.0.1:9", "--id", "a,b"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains("--id: 'a,b' must be 1 to 64 letters, digits, '-', '_' or '.'", stderr + stdout);
+    }
+
+    [Fact]
     public void A_worker_without_a_coordinator_gives_up_with_a_clear_message()
     {
         var (code, _, stderr) = ProgramProcess.Run("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "3"], TimeSpan.FromMinutes(1));
