@@ -5,5 +5,5 @@
 using DataParallel.Coordinator.Cli;
 using DataParallel.Shared.Native;
 
-MallocTuning.EnsureApplied();
+StartupEnvironment.EnsureApplied();
 return await CoordinatorCommands.Create().Parse(args).InvokeAsync();

@@ -3,5 +3,5 @@
 using DataParallel.Shared.Native;
 using DataParallel.Worker;
 
-MallocTuning.EnsureApplied();
+StartupEnvironment.EnsureApplied();
 return await WorkerCommand.Create().Parse(args).InvokeAsync();

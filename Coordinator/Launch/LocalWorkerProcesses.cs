@@ -61,7 +61,7 @@ public sealed class LocalWorkerProcesses : IDisposable
         // Likewise the certificate's password; a stale one inherited from our own environment is not passed on.
         if (tls?.Password is not null) start.Environment[ClusterTls.PasswordVariable] = tls.Password;
         else start.Environment.Remove(ClusterTls.PasswordVariable);
-        foreach (var (key, value) in MallocTuning.ForChildren()) start.Environment[key] = value;
+        foreach (var (key, value) in StartupEnvironment.ForChildren()) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker {id}");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>

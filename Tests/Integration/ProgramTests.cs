@@ -16,7 +16,7 @@ public sealed class ProgramTests
     }
 
     [Fact]
-    public void Started_processes_run_with_the_malloc_tunables_in_effect()
+    public void Started_processes_run_with_the_start_up_settings_in_effect()
     {
         // A worker with nobody to join stays up long enough to be inspected; it was started without the variable.
         using var worker = ProgramProcess.Start("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "60"]);
@@ -31,6 +31,7 @@ public sealed class ProgramTests
         // glibc parses GLIBC_TUNABLES in place at start-up, cutting the string at each ':', so the process's
         // environment shows the first tunable only: proof that glibc read the setting when the process started.
         Assert.Contains("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967296", variables);
+        Assert.Contains("DOTNET_EnableWriteXorExecute=0", variables);
         Assert.False(worker.Process.HasExited, worker.Stderr);
     }
 

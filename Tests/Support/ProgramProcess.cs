@@ -29,7 +29,8 @@ public sealed class ProgramProcess : IDisposable
         foreach (var a in args) start.ArgumentList.Add(a);
         start.WorkingDirectory = workingDirectory ?? Path.GetTempPath();
         // Exercise the programs' own start-up: they must set the environment they need themselves.
-        start.Environment.Remove(MallocTuning.Variable);
+        start.Environment.Remove(StartupEnvironment.TunablesVariable);
+        start.Environment.Remove(StartupEnvironment.WriteXorExecuteVariable);
         start.Environment.Remove("DATAPARALLEL_TOKEN");
         start.Environment.Remove("DATAPARALLEL_TLS_PASSWORD");
         if (environment is not null)
