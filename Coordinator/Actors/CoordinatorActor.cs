@@ -34,7 +34,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private long _lastCheckpointVersion;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
-    private readonly Dictionary<string, WorkerEntry> _workers = new();
+    private readonly Dictionary<string, RegisteredWorker> _workers = new();
     private readonly Dictionary<string, PendingJoin> _joining = new();
     private readonly List<EpochMetrics> _history = new();
     private readonly Stopwatch _runClock = new();
@@ -180,7 +180,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Refuse(proof.WorkerId, Sender, "wrong or missing join token");
             return;
         }
-        var entry = new WorkerEntry(proof.WorkerId, Sender, pending.Request.Threads, pending.Request.Host);
+        var entry = new RegisteredWorker(proof.WorkerId, Sender, pending.Request.Threads, pending.Request.Host);
         _workers[entry.Id] = entry;
         Context.Watch(Sender);
         Sender.Tell(new JoinAccepted(entry.Id, _run.Job(_options.RunId)));
@@ -277,7 +277,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Dispatch(worker);
     }
 
-    private void Dispatch(WorkerEntry worker)
+    private void Dispatch(RegisteredWorker worker)
     {
         var phase = _phase!;
         var window = phase switch
@@ -294,7 +294,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Send(worker, units);
     }
 
-    private void Send(WorkerEntry worker, IReadOnlyList<int> units)
+    private void Send(RegisteredWorker worker, IReadOnlyList<int> units)
     {
         if (units.Count == 0) return;
         var withParameters = worker.SentVersion != _phase!.Version;
@@ -555,7 +555,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
 
         var mean = _workers.Values.Select(w => w.Stats.Mean).Where(m => m > 0).DefaultIfEmpty(0).Average();
-        var deadline = TimeSpan.FromMilliseconds(Math.Max(_options.StragglerMinimum.TotalMilliseconds, _options.StragglerFactor * mean * Math.Max(1, _phase.Assignment.Units / Math.Max(1, _workers.Count))));
+        var deadline = StragglerPolicy.Deadline(_options.StragglerMinimum, _options.StragglerFactor, mean, _phase.Assignment.Units, _workers.Count);
         foreach (var (unit, workerId, age) in _phase.Assignment.Overdue(now, deadline))
         {
             var idle = _workers.Values.Where(w => w.Id != workerId && _phase.Assignment.InFlightWith(w.Id) == 0)
@@ -574,45 +574,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     // ---------------------------------------------------------------- private state and messages
 
     private sealed record PendingJoin(JoinRequest Request, byte[] Nonce);
-
-    private sealed class WorkerEntry(string id, IActorRef actor, int threads, string host)
-    {
-        public string Id { get; } = id;
-        public IActorRef Ref { get; } = actor;
-        public int Threads { get; } = threads;
-        public string Host { get; } = host;
-        /// <summary>The parameter version this worker was last sent; -1 when it has none we know of.</summary>
-        public long SentVersion { get; set; } = -1;
-        public DateTime LastReply { get; set; } = DateTime.UtcNow;
-        /// <summary>Micro-batches whose data this worker was sent ahead of their step and has not used yet.</summary>
-        public HashSet<(int Epoch, int Step, int Index)> Prefetched { get; } = new();
-        public WorkerStats Stats { get; set; } = new();
-    }
-
-    private abstract class Phase(int epoch, long version, int units)
-    {
-        public int Epoch { get; } = epoch;
-        public long Version { get; } = version;
-        public WorkAssignment Assignment { get; } = new(units);
-        public HashSet<int> Retried { get; } = new();
-        public Dictionary<int, int> Failures { get; } = new();
-    }
-
-    private sealed class StepPhase(int epoch, int step, long version, int microBatches) : Phase(epoch, version, microBatches)
-    {
-        public int Step { get; } = step;
-        public GradientCombiner Combiner { get; } = new(microBatches);
-    }
-
-    private sealed class EvalPhase(int epoch, long version, int chunks) : Phase(epoch, version, chunks)
-    {
-        public EvaluationResult?[] Results { get; } = new EvaluationResult?[chunks];
-    }
-
-    private sealed class RoundPhase(int epoch, long version, int replicas) : Phase(epoch, version, replicas)
-    {
-        public ReplicaTrained?[] Results { get; } = new ReplicaTrained?[replicas];
-    }
 
     private sealed record RecheckReachability(Address Address);
 
