@@ -128,6 +128,7 @@ public static class TrainingHost
                 WorkerTimeout = launch.WorkerTimeout,
                 StragglerMinimum = launch.StragglerMinimum,
                 CheckpointEverySteps = launch.CheckpointEverySteps,
+                HoldUntilJoins = launch.HoldUntilJoins,
             };
             var checkpoints = new CheckpointStore(launch.Out);
             var coordinator = system.ActorOf(CoordinatorActor.Props(options, run, reporter, outcome, checkpoints, resumed), "coordinator");

@@ -43,6 +43,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private double _epochTrainSeconds;
     private DateTime _lastWaitingNotice = DateTime.MinValue;
     private long _stale, _duplicates;
+    private int _joinsAccepted;
+    private bool _held;
 
     public CoordinatorActor(CoordinatorOptions options, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome,
         CheckpointStore? checkpoints = null, Checkpoint? resumedFrom = null)
@@ -105,7 +107,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Training()
     {
         Membership();
-        Receive<WorkerRegistered>(_ => DispatchAll());
+        Receive<WorkerRegistered>(_ =>
+        {
+            if (_held) StartTrainingPhase();
+            else DispatchAll();
+        });
         Receive<GradientsComputed>(OnGradients);
         Receive<ChunkEvaluated>(OnChunkEvaluated);
         Receive<ReplicaTrained>(OnReplicaTrained);
@@ -182,6 +188,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         var entry = new RegisteredWorker(proof.WorkerId, Sender, pending.Request.Threads, pending.Request.Host);
         _workers[entry.Id] = entry;
+        _joinsAccepted++;
         Context.Watch(Sender);
         Sender.Tell(new JoinAccepted(entry.Id, _run.Job(_options.RunId)));
         _reporter.Tell(new WorkerJoined(entry.Id, AddressOf(Sender), entry.Threads, _workers.Count, _options.ExpectedWorkers));
@@ -235,6 +242,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void StartTrainingPhase()
     {
+        if (_options.HoldUntilJoins is { } gate && gate.Holds(_run.Epoch, _run.Step, _joinsAccepted))
+        {
+            if (!_held) _reporter.Tell(new Notice($"holding before epoch {_run.Epoch} step {_run.Step} until {gate.Joins} joins ({_joinsAccepted} so far)"));
+            _held = true;
+            return;
+        }
+        _held = false;
         _phase = _run.Settings.Sync == SyncMode.Grads
             ? new StepPhase(_run.Epoch, _run.Step, _run.Version, _run.MicroBatches().Count)
             : new RoundPhase(_run.Epoch, _run.Version, _run.Replicas);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using DataParallel.Coordinator.Launch;
+using DataParallel.Coordinator.Training;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Security;
@@ -60,13 +61,16 @@ public static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every-steps") { Description = "Checkpoint every K steps as well as at every epoch end (0: epoch ends only)", DefaultValueFactory = _ => 0 };
         checkpointEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--checkpoint-every-steps must not be negative"); });
         var straggler = PositiveDouble(new Option<double>("--straggler-timeout") { Description = "Seconds (at least) before a unit still in flight is also given to an idle worker", DefaultValueFactory = _ => l.StragglerMinimum.TotalSeconds });
+        // Test-only: make an event (a join) happen during a run by construction rather than by timing.
+        var hold = new Option<string?>("--hold-until-joins") { Description = "N@EPOCH:STEP: before that step, wait for N accepted joins in all", Hidden = true };
+        hold.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } h && !JoinGate.TryParse(h, out _)) r.AddError($"--hold-until-joins: '{h}' is not N@EPOCH:STEP"); });
         var tls = new TlsOptions();
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
             sync, localSteps, replicas, evalChunk, output,
-            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery,
+            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery, hold,
         };
         Option[] fixedByCheckpoint = [epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment, sync, localSteps, replicas, evalChunk, output];
         tls.AddTo(command);
@@ -125,6 +129,7 @@ public static class TrainCommand
                 WorkerTimeout = TimeSpan.FromSeconds(parse.GetValue(workerTimeout)),
                 StragglerMinimum = TimeSpan.FromSeconds(parse.GetValue(straggler)),
                 CheckpointEverySteps = parse.GetValue(checkpointEvery),
+                HoldUntilJoins = parse.GetValue(hold) is { } h && JoinGate.TryParse(h, out var gate) ? gate : null,
             };
             var resumeRequest = parse.GetValue(resume) is { } dir
                 ? new ResumeRequest(dir, parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null)

@@ -33,6 +33,8 @@ public sealed record LaunchSettings
     public TimeSpan StragglerMinimum { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Checkpoint every this many steps as well as at every epoch end (0: epoch ends only).</summary>
     public int CheckpointEverySteps { get; init; }
+    /// <summary>Test-only (hidden option --hold-until-joins N@EPOCH:STEP).</summary>
+    public DataParallel.Coordinator.Training.JoinGate? HoldUntilJoins { get; init; }
 }
 
 /// <summary>`train --resume DIR`: continue the run in DIR; its settings come from its checkpoint, only the data may move.</summary>

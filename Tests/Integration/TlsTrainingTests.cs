@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using DataParallel.Shared.Cluster;
 using DataParallel.Tests.Support;
 
@@ -19,11 +17,11 @@ public sealed class TlsTrainingTests
     {
         var pfx = TestCertificates.CreatePfx(_dir, "cluster");
         var other = TestCertificates.CreatePfx(_dir, "other");
-        var port = FreePort();
         var output = Path.Combine(_dir, "run");
         using var coordinator = ProgramProcess.Start("Coordinator",
-            ["train", "--data", Repository.MnistDirectory, "--out", output, "--external", "--workers", "1", "--port", port.ToString(), "--tls-certificate", pfx, .. Tiny],
+            ["train", "--data", Repository.MnistDirectory, "--out", output, "--external", "--workers", "1", "--port", "0", "--tls-certificate", pfx, .. Tiny],
             environment: PasswordInEnvironment);
+        var port = Signals.ListeningPort(coordinator, TimeSpan.FromMinutes(2));
         Assert.True(coordinator.WaitForOutput("waiting for 1 worker(s)", TimeSpan.FromMinutes(2)), coordinator.Stderr + coordinator.Stdout);
         Assert.Contains($"coordinator listening at akka.ssl.tcp://dataparallel@127.0.0.1:{port}", coordinator.Stdout);
         Assert.Contains($"--tls-certificate {pfx}", coordinator.Stdout);
@@ -91,12 +89,5 @@ public sealed class TlsTrainingTests
         var (code, stdout, stderr) = ProgramProcess.Run("Worker", ["--seed", "127.0.0.1:9", "--tls-password", "x"], TimeSpan.FromMinutes(1));
         Assert.Equal(1, code);
         Assert.Contains("--tls-password needs --tls-certificate", stderr + stdout);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

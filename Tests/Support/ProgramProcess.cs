@@ -68,14 +68,20 @@ public sealed class ProgramProcess : IDisposable
     }
 
     /// <summary>Waits until stdout contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForOutput(string text, TimeSpan timeout)
+    public bool WaitForOutput(string text, TimeSpan timeout) => WaitFor(() => Stdout, text, timeout);
+
+    /// <summary>Waits until stderr contains <paramref name="text"/>; false on timeout or exit.</summary>
+    public bool WaitForError(string text, TimeSpan timeout) => WaitFor(() => Stderr, text, timeout);
+
+    // The timeout is a safety net for a broken build, never what a test relies on: callers wait for an event.
+    private bool WaitFor(Func<string> stream, string text, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (Stdout.Contains(text)) return true;
-            if (Process.HasExited) { Process.WaitForExit(); return Stdout.Contains(text); }
-            Thread.Sleep(100);
+            if (stream().Contains(text)) return true;
+            if (Process.HasExited) { Process.WaitForExit(); return stream().Contains(text); }
+            Thread.Sleep(50);
         }
         return false;
     }

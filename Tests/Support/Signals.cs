@@ -8,6 +8,7 @@ public static partial class Signals
 {
     public const int SIGINT = 2;
     public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
     public const int SIGCONT = 18;
     public const int SIGSTOP = 19;
 
@@ -61,7 +62,7 @@ public static partial class Signals
         return int.Parse(ListeningLine().Match(coordinator.Stdout).Groups[1].Value);
     }
 
-    [GeneratedRegex(@"coordinator listening at akka\.tcp://\S+@[^:]+:(\d+)")]
+    [GeneratedRegex(@"coordinator listening at akka(?:\.ssl)?\.tcp://\S+@[^:]+:(\d+)")]
     private static partial Regex ListeningLine();
 
     [DllImport("libc", SetLastError = true)]
