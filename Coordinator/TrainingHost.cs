@@ -10,19 +10,9 @@ using DataParallel.Shared.Data;
 using DataParallel.Shared.Model;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Settings;
-using DataParallel.Worker.Actors;
+using DataParallel.Shared.Actors;
 
 namespace DataParallel.Coordinator;
-
-/// <summary>Exit codes of the coordinator, as documented in the README.</summary>
-public static class ExitCodes
-{
-    public const int Ok = 0;
-    public const int Usage = 1;
-    public const int Failed = 2;
-    public const int NonFinite = 3;
-    public const int Interrupted = 130;
-}
 
 /// <summary>
 /// Starts one training run: data, model, the coordinator node and its workers in the chosen mode;
@@ -120,18 +110,8 @@ public static class TrainingHost
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
             var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs), "reporter");
-            var options = new CoordinatorOptions
-            {
-                RunId = runId,
-                ExpectedWorkers = launch.Workers,
-                Token = launch.Token,
-                WorkerTimeout = launch.WorkerTimeout,
-                StragglerMinimum = launch.StragglerMinimum,
-                CheckpointEverySteps = launch.CheckpointEverySteps,
-                HoldUntilJoins = launch.HoldUntilJoins,
-            };
             var checkpoints = new CheckpointStore(launch.Out);
-            var coordinator = system.ActorOf(CoordinatorActor.Props(options, run, reporter, outcome, checkpoints, resumed), "coordinator");
+            var coordinator = system.ActorOf(CoordinatorActor.Props(launch, runId, run, reporter, outcome, checkpoints, resumed), "coordinator");
 
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("interrupted", ExitCodes.Interrupted)); });
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("terminated", ExitCodes.Interrupted)); });

@@ -2,6 +2,7 @@ using System.CommandLine;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Security;
+using DataParallel.Shared.Settings;
 
 namespace DataParallel.Worker;
 
@@ -41,14 +42,14 @@ public static class WorkerCommand
         var announceProtocol = new Option<int?>("--announce-protocol") { Hidden = true };
         var tls = new TlsOptions();
 
-        var root = new RootCommand("Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp.")
+        var root = new RootCommand($"Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp. {ExitCodes.WorkerHelp}")
         {
             seed, host, publicHost, port, threads, cpus, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
         };
         tls.AddTo(root);
         root.SetAction(async (parse, cancel) =>
         {
-            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return WorkerHost.ExitUsage;
+            if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return ExitCodes.Usage;
             Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
             if (parse.GetValue(cpus) is { } cpuList && CpuAffinity.TryParse(cpuList, out var pinned)) CpuAffinity.PinProcess(pinned);
             var options = new WorkerHostOptions(

@@ -4,6 +4,8 @@ using Akka.Cluster;
 using Akka.Configuration;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Native;
+using DataParallel.Shared.Actors;
+using DataParallel.Shared.Settings;
 using DataParallel.Worker.Actors;
 
 namespace DataParallel.Worker;
@@ -24,12 +26,6 @@ public sealed record WorkerHostOptions(
 /// </summary>
 public static class WorkerHost
 {
-    public const int ExitFinished = 0;
-    public const int ExitUsage = 1;
-    /// <summary>The coordinator refused the join token, or the TLS handshake with it failed (no shared certificate).</summary>
-    public const int ExitRefused = 3;
-    public const int ExitCoordinatorGone = 4;
-
     public static async Task<int> RunAsync(WorkerHostOptions options, TextWriter output, TextWriter error, CancellationToken cancel)
     {
         TorchRuntime.Configure(options.Threads);
@@ -43,7 +39,7 @@ public static class WorkerHost
             if (remaining <= TimeSpan.Zero)
             {
                 error.WriteLine($"error: no coordinator at {options.SeedHost}:{options.SeedPort} for {options.RejoinTimeout.TotalSeconds:F0} s; giving up");
-                return ExitCoordinatorGone;
+                return ExitCodes.CoordinatorGone;
             }
             var extra = $"""
                 akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = {Math.Max(1, (int)remaining.TotalSeconds)} s
@@ -73,7 +69,7 @@ public static class WorkerHost
                 if (ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason))
                 {
                     error.WriteLine($"error: TLS handshake with the coordinator at {options.SeedHost}:{options.SeedPort} failed; it must run with TLS and the same --tls-certificate as this worker");
-                    return ExitRefused;
+                    return ExitCodes.Refused;
                 }
                 var (why, reason) = finished == exit.Task ? exit.Task.Result
                     : finished == system.WhenTerminated ? (WorkerExit.CoordinatorLost, joined ? "removed from the cluster" : "could not join")
@@ -82,10 +78,10 @@ public static class WorkerHost
                 {
                     case WorkerExit.Finished:
                         output.WriteLine($"worker {options.WorkerId}: {reason}");
-                        return ExitFinished;
+                        return ExitCodes.Ok;
                     case WorkerExit.Refused:
                         error.WriteLine($"error: the coordinator refused worker {options.WorkerId}: {reason}");
-                        return ExitRefused;
+                        return ExitCodes.Refused;
                     default:
                         if (joined) lostSince = DateTime.UtcNow;
                         error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to {(options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds:F0} s");
@@ -99,7 +95,7 @@ public static class WorkerHost
             }
             await Task.Delay(TimeSpan.FromSeconds(1), cancel).ContinueWith(_ => { });
         }
-        return ExitFinished;
+        return ExitCodes.Ok;
     }
 
     /// <summary>Completes when the process that launched this worker is gone (we were reparented).</summary>

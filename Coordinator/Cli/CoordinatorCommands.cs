@@ -1,13 +1,14 @@
 using System.CommandLine;
 using DataParallel.Shared.Data;
 using DataParallel.Shared.Model;
+using DataParallel.Shared.Settings;
 
 namespace DataParallel.Coordinator.Cli;
 
 /// <summary>The coordinator's commands: train, plot, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
-    public const string ExitCodesHelp = "Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.";
+    public static readonly string ExitCodesHelp = ExitCodes.CoordinatorHelp;
 
     public static RootCommand Create()
     {

@@ -1,3 +1,4 @@
+using DataParallel.Shared.Settings;
 using System.CommandLine;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Shared.Data;

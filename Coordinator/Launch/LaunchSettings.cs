@@ -13,7 +13,10 @@ public enum WorkerMode
     External,
 }
 
-/// <summary>How a run is deployed: nothing here changes what it computes, except ThreadsPerWorker (bit-wise).</summary>
+/// <summary>
+/// How a run is deployed and how the coordinator treats its workers: nothing here changes what it computes, except
+/// ThreadsPerWorker (bit-wise). The command line fills it; the coordinator actor and its scheduler read it as it is.
+/// </summary>
 public sealed record LaunchSettings
 {
     public int Workers { get; init; } = 2;
@@ -29,12 +32,23 @@ public sealed record LaunchSettings
     public string Out { get; init; } = "";
     public int LogEvery { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>A worker that has held a unit this long without any reply is declared dead, whatever the cluster says.</summary>
     public TimeSpan WorkerTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A unit in flight longer than max(this, StragglerFactor x its worker's expected time) also goes to an idle worker.</summary>
     public TimeSpan StragglerMinimum { get; init; } = TimeSpan.FromSeconds(2);
+    public double StragglerFactor { get; init; } = 4;
     /// <summary>Checkpoint every this many steps as well as at every epoch end (0: epoch ends only).</summary>
     public int CheckpointEverySteps { get; init; }
+    /// <summary>How often deadlines are checked.</summary>
+    public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// How long a member must stay unreachable before its work moves and it is downed: a node waking from a freeze
+    /// reports everybody unreachable until its first heartbeats arrive.
+    /// </summary>
+    public TimeSpan UnreachableGrace { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan WaitingNoticeEvery { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Test-only (hidden option --hold-until-joins N@EPOCH:STEP).</summary>
-    public DataParallel.Coordinator.Training.JoinGate? HoldUntilJoins { get; init; }
+    public JoinGate? HoldUntilJoins { get; init; }
 }
 
 /// <summary>`train --resume DIR`: continue the run in DIR; its settings come from its checkpoint, only the data may move.</summary>

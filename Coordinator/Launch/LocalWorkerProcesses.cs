@@ -75,18 +75,29 @@ public sealed class LocalWorkerProcesses : IDisposable
         return process;
     }
 
-    /// <summary>The worker program next to this one: its apphost if present, else `dotnet Worker.dll`.</summary>
+    /// <summary>
+    /// The Worker program: next to this one (a published or container layout, the tests' output), else in the Worker
+    /// project's output beside this project's (a build of the repository); its apphost if present, else `dotnet Worker.dll`.
+    /// </summary>
     public static ProcessStartInfo WorkerStartInfo()
     {
-        var directory = AppContext.BaseDirectory;
-        var apphost = Path.Combine(directory, OperatingSystem.IsWindows() ? "Worker.exe" : "Worker");
-        if (File.Exists(apphost)) return new ProcessStartInfo(apphost);
-        var dll = Path.Combine(directory, "Worker.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll}: the Worker program is not next to the coordinator; build the solution");
-        var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var info = new ProcessStartInfo(host);
-        info.ArgumentList.Add(dll);
-        return info;
+        var here = new DirectoryInfo(AppContext.BaseDirectory);
+        // <repo>/Coordinator/bin/<Configuration>/<tfm>/ -> <repo>/Worker/bin/<Configuration>/<tfm>/
+        var sibling = here.Parent?.Parent?.Parent?.Parent is { } repository
+            ? Path.Combine(repository.FullName, "Worker", "bin", here.Parent!.Name, here.Name)
+            : null;
+        foreach (var directory in new[] { here.FullName, sibling }.OfType<string>())
+        {
+            var apphost = Path.Combine(directory, OperatingSystem.IsWindows() ? "Worker.exe" : "Worker");
+            if (File.Exists(apphost)) return new ProcessStartInfo(apphost);
+            var dll = Path.Combine(directory, "Worker.dll");
+            if (!File.Exists(dll)) continue;
+            var host = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+            var info = new ProcessStartInfo(host);
+            info.ArgumentList.Add(dll);
+            return info;
+        }
+        throw new FileNotFoundException($"the Worker program is neither in {here.FullName} nor in {sibling}; build the solution (dotnet build -c Release)");
     }
 
     /// <summary>Waits a moment for workers to leave after RunFinished, then kills any still running.</summary>

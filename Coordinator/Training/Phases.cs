@@ -4,10 +4,11 @@ using DataParallel.Shared.Training;
 namespace DataParallel.Coordinator.Training;
 
 /// <summary>
-/// One round of work the coordinator hands out and waits for: the units, who holds which, and what came back.
-/// A phase is identified by its epoch and parameter version; replies for any other phase are stale.
+/// One round of work the coordinator hands out and waits for: its units, who holds which, and what came back.
+/// A phase is identified by epoch, parameter version and kind: a reply whose <see cref="UnitId"/> names another is stale.
+/// Each kind knows how many units a worker may hold, how to send them, and how to keep a result.
 /// </summary>
-internal abstract class Phase(int epoch, long version, int units)
+public abstract class Phase(int epoch, long version, int units)
 {
     public int Epoch { get; } = epoch;
     public long Version { get; } = version;
@@ -16,23 +17,111 @@ internal abstract class Phase(int epoch, long version, int units)
     public HashSet<int> Retried { get; } = new();
     /// <summary>How often each unit's computation threw.</summary>
     public Dictionary<int, int> Failures { get; } = new();
+
+    public abstract UnitKind Kind { get; }
+
+    public bool Owns(UnitId unit) => unit.Epoch == Epoch && unit.Version == Version && unit.Kind == Kind
+                                     && unit.Index >= 0 && unit.Index < Assignment.Units;
+
+    /// <summary>How many units one worker may hold at once, with <paramref name="workers"/> workers alive.</summary>
+    public abstract int Window(int workers);
+
+    /// <summary>The messages that hand <paramref name="units"/> to <paramref name="worker"/>; records what it now holds.</summary>
+    public abstract IEnumerable<IProtocolMessage> Send(RegisteredWorker worker, IReadOnlyList<int> units, TrainingRun run);
+
+    /// <summary>Keeps a current result; false (and nothing kept) if its values are not finite.</summary>
+    public abstract bool Keep(IUnitReply reply);
+
+    /// <summary>Images trained by a result, for throughput (0 for evaluation).</summary>
+    public virtual int TrainedImages(IUnitReply reply) => 0;
 }
 
 /// <summary>--sync grads: the micro-batches of one step, combined in order when all are in.</summary>
-internal sealed class StepPhase(int epoch, int step, long version, int microBatches) : Phase(epoch, version, microBatches)
+public sealed class StepPhase(int epoch, int step, long version, int microBatches) : Phase(epoch, version, microBatches)
 {
     public int Step { get; } = step;
     public GradientCombiner Combiner { get; } = new(microBatches);
+    public override UnitKind Kind => UnitKind.MicroBatch;
+
+    // Every worker gets its whole share at once and computes it in sequence: one message per step and worker.
+    public override int Window(int workers) => (Assignment.Units + workers - 1) / Math.Max(1, workers);
+
+    public override IEnumerable<IProtocolMessage> Send(RegisteredWorker worker, IReadOnlyList<int> units, TrainingRun run)
+    {
+        var withParameters = worker.SentVersion != Version;
+        var batches = units.Where(u => !worker.Prefetched.Remove((Epoch, Step, u))).Select(u => run.BuildMicroBatch(Step, u)).ToArray();
+        worker.SentVersion = Version;
+        yield return new ComputeGradients(Epoch, Step, Version, withParameters ? run.Parameters : null, withParameters ? run.Buffers : null,
+            units.ToArray(), batches);
+    }
+
+    public override bool Keep(IUnitReply reply)
+    {
+        var result = ((GradientsComputed)reply).Result;
+        if (!TrainingRun.Finite(result.Gradients) || !TrainingRun.Finite(result.Buffers)) return false;
+        Combiner.Add(reply.Unit.Index, result);
+        return true;
+    }
+
+    public override int TrainedImages(IUnitReply reply) => ((GradientsComputed)reply).Result.Count;
 }
 
 /// <summary>The test set in chunks, with the parameters at the end of an epoch.</summary>
-internal sealed class EvalPhase(int epoch, long version, int chunks) : Phase(epoch, version, chunks)
+public sealed class EvalPhase(int epoch, long version, int chunks) : Phase(epoch, version, chunks)
 {
-    public EvaluationResult?[] Results { get; } = new EvaluationResult?[chunks];
+    private readonly EvaluationResult?[] _results = new EvaluationResult?[chunks];
+    public override UnitKind Kind => UnitKind.EvalChunk;
+
+    // Two in flight: the next chunk's images travel while the worker evaluates the current one.
+    public override int Window(int workers) => 2;
+
+    public override IEnumerable<IProtocolMessage> Send(RegisteredWorker worker, IReadOnlyList<int> units, TrainingRun run)
+    {
+        foreach (var chunk in units)
+        {
+            var withParameters = worker.SentVersion != Version;
+            var (images, labels) = run.EvalChunk(chunk);
+            worker.SentVersion = Version;
+            yield return new EvaluateChunk(new UnitId(Epoch, Version, Kind, chunk), withParameters ? run.Parameters : null,
+                withParameters ? run.Buffers : null, images, labels);
+        }
+    }
+
+    public override bool Keep(IUnitReply reply)
+    {
+        var result = ((ChunkEvaluated)reply).Result;
+        if (!double.IsFinite(result.LossSum)) return false;
+        _results[reply.Unit.Index] = result;
+        return true;
+    }
+
+    /// <summary>The whole test set's summed loss and correct count.</summary>
+    public EvaluationResult Total() => new(_results.Sum(r => r!.LossSum), _results.Sum(r => r!.Correct), _results.Sum(r => r!.Count));
 }
 
 /// <summary>--sync params: every replica's round of local steps, averaged when all are in.</summary>
-internal sealed class RoundPhase(int epoch, long version, int replicas) : Phase(epoch, version, replicas)
+public sealed class RoundPhase(int epoch, long version, int replicas) : Phase(epoch, version, replicas)
 {
-    public ReplicaTrained?[] Results { get; } = new ReplicaTrained?[replicas];
+    private readonly ReplicaResult?[] _results = new ReplicaResult?[replicas];
+    public override UnitKind Kind => UnitKind.Replica;
+    public override int Window(int workers) => 1;
+
+    public override IEnumerable<IProtocolMessage> Send(RegisteredWorker worker, IReadOnlyList<int> units, TrainingRun run)
+    {
+        // Each round message carries its own starting state; afterwards the worker holds no broadcast version.
+        worker.SentVersion = -1;
+        return units.Select(run.BuildReplicaRound);
+    }
+
+    public override bool Keep(IUnitReply reply)
+    {
+        var result = ((ReplicaTrained)reply).Result;
+        if (!TrainingRun.Finite(result.Parameters) || !TrainingRun.Finite(result.Buffers)) return false;
+        _results[reply.Unit.Index] = result;
+        return true;
+    }
+
+    public override int TrainedImages(IUnitReply reply) => ((ReplicaTrained)reply).Result.Count;
+
+    public IReadOnlyList<ReplicaResult> Results => _results.Select(r => r!).ToList();
 }

@@ -76,8 +76,6 @@ public sealed class TrainingRun
     public int EpochExamples { get; private set; }
     public (double LearningRate, double Momentum) LastSchedule { get; private set; }
 
-    public Augmentation Augmentation => new(Settings.AugmentDegrees, Settings.AugmentTranslate);
-
     public JobSpec Job(string runId) => new(runId, Settings.Seed, Settings.Dropout, Settings.AugmentDegrees, Settings.AugmentTranslate);
 
     public string Sha256() => StateHash.Sha256(Layout, Parameters, Buffers);
@@ -139,18 +137,18 @@ public sealed class TrainingRun
             // A short last step may have fewer shards than replicas: those replicas reuse the last shard.
             steps[i] = new LocalStep(step, lr, momentum, BuildMicroBatch(step, Math.Min(replica, shards.Count - 1)));
         }
-        return new TrainReplica(Epoch, Version, replica, Settings.Optimizer, Settings.WeightDecay,
+        return new TrainReplica(new UnitId(Epoch, Version, UnitKind.Replica, replica), Settings.Optimizer, Settings.WeightDecay,
             Parameters, Buffers, Optimizer.State.ToArray(), Optimizer.StepCount, steps);
     }
 
     /// <summary>Averages the replicas' parameters, buffers and optimizer state in replica order.</summary>
-    public void ApplyRound(IReadOnlyList<ReplicaTrained> replicas)
+    public void ApplyRound(IReadOnlyList<ReplicaResult> replicas)
     {
         if (replicas.Count != Replicas) throw new ArgumentException($"{replicas.Count} replica results for {Replicas} replicas");
-        foreach (var r in replicas)
+        for (var i = 0; i < replicas.Count; i++)
         {
-            if (!Finite(r.Parameters) || !Finite(r.Buffers))
-                throw new NonFiniteException($"epoch {Epoch} round at step {Step}: replica {r.Replica} has non-finite parameters");
+            if (!Finite(replicas[i].Parameters) || !Finite(replicas[i].Buffers))
+                throw new NonFiniteException($"epoch {Epoch} round at step {Step}: replica {i} has non-finite parameters");
         }
         var steps = RoundSteps;
         var parameters = Average(replicas.Select(r => r.Parameters).ToList());

@@ -1,17 +1,16 @@
+using DataParallel.Shared.Training;
+
 namespace DataParallel.Shared.Protocol;
 
 /// <summary>One local optimizer step of a replica: its micro-batch and the schedule's values at that step.</summary>
 public sealed record LocalStep(int Step, double LearningRate, double Momentum, MicroBatch Batch);
 
 /// <summary>
-/// Coordinator -> worker (--sync params): run replica <paramref name="Replica"/> for the given local steps
-/// from the round's shared starting point (parameters, buffers, optimizer state), then report the result.
+/// Coordinator -> worker (--sync params): run the unit's replica for the given local steps from the round's shared
+/// starting point (parameters, buffers, optimizer state), then report the result.
 /// </summary>
 public sealed record TrainReplica(
-    int Epoch, long Round, int Replica, string Optimizer, double WeightDecay,
+    UnitId Unit, string Optimizer, double WeightDecay,
     float[] Parameters, float[] Buffers, float[][] OptimizerState, long OptimizerSteps, LocalStep[] Steps) : IProtocolMessage;
 
-public sealed record ReplicaTrained(
-    string WorkerId, int Epoch, long Round, int Replica,
-    float[] Parameters, float[] Buffers, float[][] OptimizerState,
-    double LossSum, int Correct, int Count, double Milliseconds) : IProtocolMessage;
+public sealed record ReplicaTrained(UnitId Unit, ReplicaResult Result, double Milliseconds) : IUnitReply;

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Serialization;
 using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Training;
 
 namespace DataParallel.Shared.Serialization;
 
@@ -66,7 +67,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 foreach (var b in m.Batches) Write(w, b);
                 break;
             case UnitFailed m:
-                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int64(m.Step); w.Int32(m.Unit); w.String(m.Error);
+                Write(w, m.Unit); w.String(m.Error);
                 break;
             case PrefetchBatches m:
                 w.Int32(m.Epoch); w.Int32(m.Step);
@@ -74,21 +75,21 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 foreach (var b in m.Batches) Write(w, b);
                 break;
             case GradientsComputed m:
-                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int32(m.Index);
-                w.Floats(m.Gradients); w.Floats(m.Buffers); w.Float32(m.Loss); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                Write(w, m.Unit);
+                w.Floats(m.Result.Gradients); w.Floats(m.Result.Buffers); w.Float32(m.Result.Loss); w.Int32(m.Result.Correct); w.Int32(m.Result.Count);
+                w.Float64(m.Milliseconds);
                 break;
             case InputsMissing m:
-                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Step); w.Int64(m.Version);
+                Write(w, m.Unit);
                 break;
             case EvaluateChunk m:
-                w.Int32(m.Epoch); w.Int32(m.Chunk); w.Int64(m.Version); w.OptionalFloats(m.Parameters); w.OptionalFloats(m.Buffers);
-                w.Bytes(m.Images); w.Bytes(m.Labels);
+                Write(w, m.Unit); w.OptionalFloats(m.Parameters); w.OptionalFloats(m.Buffers); w.Bytes(m.Images); w.Bytes(m.Labels);
                 break;
             case ChunkEvaluated m:
-                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int32(m.Chunk); w.Float64(m.LossSum); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                Write(w, m.Unit); w.Float64(m.Result.LossSum); w.Int32(m.Result.Correct); w.Int32(m.Result.Count); w.Float64(m.Milliseconds);
                 break;
             case TrainReplica m:
-                w.Int32(m.Epoch); w.Int64(m.Round); w.Int32(m.Replica); w.String(m.Optimizer); w.Float64(m.WeightDecay);
+                Write(w, m.Unit); w.String(m.Optimizer); w.Float64(m.WeightDecay);
                 w.Floats(m.Parameters); w.Floats(m.Buffers); WriteVectors(w, m.OptimizerState); w.Int64(m.OptimizerSteps);
                 w.Int32(m.Steps.Length);
                 foreach (var s in m.Steps)
@@ -97,9 +98,9 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 }
                 break;
             case ReplicaTrained m:
-                w.String(m.WorkerId); w.Int32(m.Epoch); w.Int64(m.Round); w.Int32(m.Replica);
-                w.Floats(m.Parameters); w.Floats(m.Buffers); WriteVectors(w, m.OptimizerState);
-                w.Float64(m.LossSum); w.Int32(m.Correct); w.Int32(m.Count); w.Float64(m.Milliseconds);
+                Write(w, m.Unit);
+                w.Floats(m.Result.Parameters); w.Floats(m.Result.Buffers); WriteVectors(w, m.Result.OptimizerState);
+                w.Float64(m.Result.LossSum); w.Int32(m.Result.Correct); w.Int32(m.Result.Count); w.Float64(m.Milliseconds);
                 break;
             default:
                 throw new ArgumentException($"{obj.GetType()} is not a protocol message");
@@ -119,14 +120,14 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "JR" => new JoinRefused(r.String(), r.String()),
             "RF" => new RunFinished(r.String(), r.String()),
             "CG" => ReadComputeGradients(ref r),
-            "GC" => new GradientsComputed(r.String(), r.Int32(), r.Int32(), r.Int32(), r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32(), r.Float64()),
-            "IM" => new InputsMissing(r.String(), r.Int32(), r.Int32(), r.Int64()),
+            "GC" => new GradientsComputed(ReadUnit(ref r), new GradientResult(r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32()), r.Float64()),
+            "IM" => new InputsMissing(ReadUnit(ref r)),
             "PB" => ReadPrefetch(ref r),
-            "UF" => new UnitFailed(r.String(), r.Int32(), r.Int64(), r.Int32(), r.String()),
-            "EC" => new EvaluateChunk(r.Int32(), r.Int32(), r.Int64(), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
-            "CE" => new ChunkEvaluated(r.String(), r.Int32(), r.Int32(), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
+            "UF" => new UnitFailed(ReadUnit(ref r), r.String()),
+            "EC" => new EvaluateChunk(ReadUnit(ref r), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
+            "CE" => new ChunkEvaluated(ReadUnit(ref r), new EvaluationResult(r.Float64(), r.Int32(), r.Int32()), r.Float64()),
             "TR" => ReadTrainReplica(ref r),
-            "RT" => new ReplicaTrained(r.String(), r.Int32(), r.Int64(), r.Int32(), r.Floats(), r.Floats(), ReadVectors(ref r), r.Float64(), r.Int32(), r.Int32(), r.Float64()),
+            "RT" => new ReplicaTrained(ReadUnit(ref r), new ReplicaResult(r.Floats(), r.Floats(), ReadVectors(ref r), r.Float64(), r.Int32(), r.Int32()), r.Float64()),
             _ => throw new WireFormatException($"unknown manifest '{manifest}'"),
         };
         r.End();
@@ -139,6 +140,20 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     }
 
     private static JobSpec ReadJob(ref WireReader r) => new(r.String(), r.Int64(), r.Float64(), r.Float64(), r.Float64());
+
+    private static void Write(WireWriter w, UnitId unit)
+    {
+        w.Int32(unit.Epoch); w.Int64(unit.Version); w.Int32((int)unit.Kind); w.Int32(unit.Index);
+    }
+
+    private static UnitId ReadUnit(ref WireReader r)
+    {
+        int epoch = r.Int32();
+        long version = r.Int64();
+        var kind = (UnitKind)r.Int32();
+        if (!Enum.IsDefined(kind)) throw new WireFormatException($"unknown unit kind {(int)kind}");
+        return new UnitId(epoch, version, kind, r.Int32());
+    }
 
     private static void Write(WireWriter w, MicroBatch b)
     {
@@ -172,9 +187,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     private static TrainReplica ReadTrainReplica(ref WireReader r)
     {
-        var epoch = r.Int32();
-        var round = r.Int64();
-        var replica = r.Int32();
+        var unit = ReadUnit(ref r);
         var optimizer = r.String();
         var weightDecay = r.Float64();
         var parameters = r.Floats();
@@ -184,7 +197,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var steps = new LocalStep[r.Length(1)];
         for (var i = 0; i < steps.Length; i++)
             steps[i] = new LocalStep(r.Int32(), r.Float64(), r.Float64(), ReadMicroBatch(ref r));
-        return new TrainReplica(epoch, round, replica, optimizer, weightDecay, parameters, buffers, state, optimizerSteps, steps);
+        return new TrainReplica(unit, optimizer, weightDecay, parameters, buffers, state, optimizerSteps, steps);
     }
 
     private static void WriteVectors(WireWriter w, float[][] vectors)

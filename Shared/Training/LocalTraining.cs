@@ -2,13 +2,16 @@ using DataParallel.Shared.Protocol;
 
 namespace DataParallel.Shared.Training;
 
+/// <summary>A replica after its round: where its local steps took it, and what it saw on the way.</summary>
+public sealed record ReplicaResult(float[] Parameters, float[] Buffers, float[][] OptimizerState, double LossSum, int Correct, int Count);
+
 /// <summary>
 /// --sync params: one replica's round of local SGD. The replica starts from the round's shared parameters,
 /// buffers and optimizer state and takes one optimizer step per local step on its own micro-batch.
 /// </summary>
 public static class LocalTraining
 {
-    public static ReplicaTrained Run(ModelReplica replica, TrainReplica round, Augmentation augmentation)
+    public static ReplicaResult Run(ModelReplica replica, TrainReplica round, Augmentation augmentation)
     {
         var parameters = (float[])round.Parameters.Clone();
         var buffers = round.Buffers;
@@ -27,7 +30,6 @@ public static class LocalTraining
             correct += result.Correct;
             count += result.Count;
         }
-        return new ReplicaTrained("", round.Epoch, round.Round, round.Replica, parameters, buffers,
-            optimizer.State.Select(s => (float[])s.Clone()).ToArray(), lossSum, correct, count, 0);
+        return new ReplicaResult(parameters, buffers, optimizer.State.Select(s => (float[])s.Clone()).ToArray(), lossSum, correct, count);
     }
 }

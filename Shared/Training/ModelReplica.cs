@@ -33,11 +33,20 @@ public sealed class ModelReplica : IDisposable
     public SeedNet Model => _model;
 
     /// <summary>Loads parameters and buffers into the model (call once per step, not per micro-batch).</summary>
-    public void Load(ReadOnlySpan<float> parameters, ReadOnlySpan<float> buffers)
+    public void Load(float[] parameters, float[] buffers)
     {
         _state.WriteParameters(parameters);
         _state.WriteBuffers(buffers);
+        _loadedBuffers = buffers;
     }
+
+    // The loaded version's buffers: every micro-batch of a step starts from them (arrays are never mutated once sent).
+    private float[]? _loadedBuffers;
+
+    /// <summary>Forward and backward on one micro-batch of the loaded version, with its own seeds.</summary>
+    public GradientResult ComputeGradients(Protocol.MicroBatch batch, Augmentation augmentation) =>
+        ComputeGradients(_loadedBuffers ?? throw new InvalidOperationException("no parameters loaded"),
+            batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
 
     /// <summary>Forward and backward on one micro-batch from the loaded state; the loaded state itself is left unchanged.</summary>
     public GradientResult ComputeGradients(ReadOnlySpan<float> buffers, byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed, Augmentation augmentation)

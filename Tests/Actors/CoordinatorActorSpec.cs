@@ -2,11 +2,13 @@ using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using DataParallel.Coordinator.Actors;
+using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
 using DataParallel.Shared.Settings;
+using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
 
 namespace DataParallel.Tests.Actors;
@@ -27,8 +29,8 @@ public sealed class CoordinatorActorSpec : TestKit
         // 256 images: 2 steps of 2 micro-batches of 64; 100 test images: one evaluation chunk.
         _run = TrainingRun.Create(new TrainSettings { Epochs = 1, EvalChunk = 100 }, Repository.Train.Take(256), Repository.Test.Take(100), 1);
         _reporter = CreateTestProbe("reporter");
-        var options = new CoordinatorOptions { RunId = "spec", ExpectedWorkers = 2, Token = "secret", WorkerTimeout = TimeSpan.FromMinutes(5), StragglerMinimum = TimeSpan.FromMinutes(5) };
-        _coordinator = Sys.ActorOf(CoordinatorActor.Props(options, _run, _reporter.Ref, _outcome), "coordinator");
+        var launch = new LaunchSettings { Workers = 2, Token = "secret", WorkerTimeout = TimeSpan.FromMinutes(5), StragglerMinimum = TimeSpan.FromMinutes(5) };
+        _coordinator = Sys.ActorOf(CoordinatorActor.Props(launch, "spec", _run, _reporter.Ref, _outcome), "coordinator");
     }
 
     private TestProbe Register(string id, string token = "secret")
@@ -54,9 +56,8 @@ public sealed class CoordinatorActorSpec : TestKit
         return (w1, w2, a, b);
     }
 
-    private GradientsComputed Gradients(string worker, ComputeGradients work, int index, float value = 0.01f) =>
-        new(worker, work.Epoch, work.Step, index,
-            Enumerable.Repeat(value, _run.Layout.ParameterLength).ToArray(), _run.Buffers, 2.3f, 7, 64, 5);
+    private GradientsComputed Gradients(ComputeGradients work, int index, float value = 0.01f) =>
+        new(work.Unit(index), new GradientResult(Enumerable.Repeat(value, _run.Layout.ParameterLength).ToArray(), _run.Buffers, 2.3f, 7, 64), 5);
 
     [Fact]
     public void Workers_are_accepted_after_proving_the_token_and_get_step_zero()
@@ -109,9 +110,9 @@ public sealed class CoordinatorActorSpec : TestKit
     {
         var (w1, w2, a, b) = StartTwo();
 
-        _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
+        _coordinator.Tell(Gradients(b, 1), w2.Ref);
         w2.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the step is not complete until micro-batch 0 is in
-        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
+        _coordinator.Tell(Gradients(a, 0), w1.Ref);
 
         var next1 = w1.ExpectMsg<ComputeGradients>();
         var next2 = w2.ExpectMsg<ComputeGradients>();
@@ -128,22 +129,23 @@ public sealed class CoordinatorActorSpec : TestKit
     public async Task Late_and_duplicate_replies_are_dropped_and_counted()
     {
         var (w1, w2, a, b) = StartTwo();
-        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
-        _coordinator.Tell(Gradients("w1", a, 0, value: 99f), w1.Ref); // duplicate: must not replace the first
-        _coordinator.Tell(Gradients("w2", b, 1), w2.Ref);
+        _coordinator.Tell(Gradients(a, 0), w1.Ref);
+        _coordinator.Tell(Gradients(a, 0, value: 99f), w1.Ref); // duplicate: must not replace the first
+        _coordinator.Tell(Gradients(b, 1), w2.Ref);
         var step1 = w1.ExpectMsg<ComputeGradients>();
         w2.ExpectMsg<ComputeGradients>();
         var afterStep0 = _run.Parameters;
 
-        _coordinator.Tell(Gradients("w2", b, 1, value: 99f), w2.Ref);   // late: step 0 is over
-        _coordinator.Tell(Gradients("stranger", step1, 0), w2.Ref);    // unknown worker
-        _coordinator.Tell(Gradients("w1", step1, 0), w1.Ref);
-        _coordinator.Tell(Gradients("w2", step1, 1), w2.Ref);
+        _coordinator.Tell(Gradients(b, 1, value: 99f), w2.Ref);   // late: step 0 is over
+        _coordinator.Tell(Gradients(step1, 0), w2.Ref);    // unknown worker
+        _coordinator.Tell(Gradients(step1, 0), w1.Ref);
+        _coordinator.Tell(Gradients(step1, 1), w2.Ref);
         // Step 1 completes with exactly the two valid replies: then evaluation of the epoch starts.
-        w1.ExpectMsg<EvaluateChunk>();
+        var evaluate = w1.ExpectMsg<EvaluateChunk>();
+        Assert.Equal(new UnitId(1, 2, UnitKind.EvalChunk, 0), evaluate.Unit);
         Assert.Equal(2, _run.Version);
         Assert.NotSame(afterStep0, _run.Parameters);
-        _coordinator.Tell(new ChunkEvaluated("w1", 1, 0, 50.0, 90, 100, 3), w1.Ref);
+        _coordinator.Tell(new ChunkEvaluated(evaluate.Unit, new EvaluationResult(50.0, 90, 100), 3), w1.Ref);
         var completed = _reporter.FishForMessage<RunCompleted>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal(1, completed.Result.DuplicateReplies);
         Assert.Equal(2, completed.Result.StaleReplies);
@@ -156,7 +158,7 @@ public sealed class CoordinatorActorSpec : TestKit
     public void A_worker_that_leaves_has_its_micro_batches_reassigned()
     {
         var (w1, w2, a, _) = StartTwo();
-        _coordinator.Tell(Gradients("w1", a, 0), w1.Ref);
+        _coordinator.Tell(Gradients(a, 0), w1.Ref);
 
         Sys.Stop(w2.Ref);
         var left = _reporter.FishForMessage<WorkerLeft>(_ => true, TimeSpan.FromSeconds(10));
@@ -173,16 +175,16 @@ public sealed class CoordinatorActorSpec : TestKit
     {
         var (w1, w2, a, _) = StartTwo();
 
-        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        _coordinator.Tell(new UnitFailed(a.Unit(0), "ExternalException: boom"), w1.Ref);
         var again = w1.ExpectMsg<ComputeGradients>();
         Assert.Equal(new[] { 0 }, again.Indices);
         Assert.NotNull(again.Parameters); // the worker rebuilt its model: everything is sent again
         Assert.Equal(new[] { 0 }, again.Batches.Select(x => x.Index));
         Assert.Contains("worker w1 failed on unit 0 of epoch 1: ExternalException: boom", _reporter.FishForMessage<Notice>(n => n.Warning).Text);
 
-        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        _coordinator.Tell(new UnitFailed(a.Unit(0), "ExternalException: boom"), w1.Ref);
         w1.ExpectMsg<ComputeGradients>();
-        _coordinator.Tell(new UnitFailed("w1", a.Epoch, a.Step, 0, "ExternalException: boom"), w1.Ref);
+        _coordinator.Tell(new UnitFailed(a.Unit(0), "ExternalException: boom"), w1.Ref);
         var failed = _reporter.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal(2, failed.ExitCode);
         Assert.Contains("unit 0 of epoch 1 failed 3 times (last on worker w1: ExternalException: boom)", failed.Error);
@@ -192,13 +194,31 @@ public sealed class CoordinatorActorSpec : TestKit
     public void A_non_finite_gradient_is_recomputed_once_then_fails_the_run()
     {
         var (w1, w2, a, _) = StartTwo();
-        _coordinator.Tell(Gradients("w1", a, 0, value: float.NaN), w1.Ref);
+        _coordinator.Tell(Gradients(a, 0, value: float.NaN), w1.Ref);
         var retry = w2.ExpectMsg<ComputeGradients>();
         Assert.Equal(new[] { 0 }, retry.Indices);
-        _coordinator.Tell(Gradients("w2", retry, 0, value: float.PositiveInfinity), w2.Ref);
+        _coordinator.Tell(Gradients(retry, 0, value: float.PositiveInfinity), w2.Ref);
         var failed = _reporter.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal(3, failed.ExitCode);
         Assert.Contains("gradients are not finite, also when recomputed by another worker", failed.Error);
         Assert.Equal(0, _run.Version);
     }
+
+    [Fact]
+    public void A_join_request_for_a_registered_id_evicts_nobody_until_it_is_proven()
+    {
+        var (w1, w2, a, b) = StartTwo();
+        var impostor = CreateTestProbe("impostor");
+        _coordinator.Tell(new JoinRequest("w1", ProtocolInfo.Version, _run.Layout.Fingerprint, 1, "h"), impostor.Ref);
+        var challenge = impostor.ExpectMsg<JoinChallenge>();
+        _coordinator.Tell(new JoinProof("w1", JoinToken.Prove("guess", challenge.Nonce, "w1")), impostor.Ref);
+        impostor.ExpectMsg<JoinRefused>();
+
+        // The real w1 is still registered, holds its unit, and its result completes the step.
+        _coordinator.Tell(Gradients(a, 0), w1.Ref);
+        _coordinator.Tell(Gradients(b, 1), w2.Ref);
+        Assert.Equal(1L, w1.ExpectMsg<ComputeGradients>().Version);
+        Assert.Equal(1, _run.Version);
+    }
 }
+

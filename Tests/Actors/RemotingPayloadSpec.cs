@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Training;
 
 namespace DataParallel.Tests.Actors;
 
@@ -33,7 +34,7 @@ public sealed class RemotingPayloadSpec : IDisposable
         const int parameters = 1_000_000;
         var random = new Random(7);
         var gradients = Enumerable.Range(0, parameters).Select(_ => (float)random.NextDouble()).ToArray();
-        var message = new GradientsComputed("w", 1, 2, 3, gradients, new float[4096], 0.5f, 30, 32, 1.5);
+        var message = new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult(gradients, new float[4096], 0.5f, 30, 32), 1.5);
 
         _b.ActorOf(Props.Create(() => new Echo()), "echo");
         var port = ((ExtendedActorSystem)_b).Provider.DefaultAddress.Port;
@@ -47,8 +48,8 @@ public sealed class RemotingPayloadSpec : IDisposable
         var wire = serializer.ToBinary(message).Length;
         Assert.InRange(wire, (gradients.Length + 4096) * 4, (gradients.Length + 4096) * 4 + 1024);
         Assert.NotSame(message, reply);
-        Assert.Equal(gradients, reply.Gradients);
-        Assert.Equal(message.Buffers, reply.Buffers);
-        Assert.Equal((message.WorkerId, message.Epoch, message.Step, message.Index, message.Count), (reply.WorkerId, reply.Epoch, reply.Step, reply.Index, reply.Count));
+        Assert.Equal(gradients, reply.Result.Gradients);
+        Assert.Equal(message.Result.Buffers, reply.Result.Buffers);
+        Assert.Equal((message.Unit, message.Result.Count, message.Milliseconds), (reply.Unit, reply.Result.Count, reply.Milliseconds));
     }
 }

@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Akka.Remote.Transport.DotNetty;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
 
 namespace DataParallel.Tests.Actors;
@@ -81,8 +82,8 @@ public sealed class TlsRemotingSpec : IDisposable
         Assert.Equal(request, await target.Ask<JoinRequest>(request, Patience));
         // Several TLS records per frame: a gradient of a million parameters, as in RemotingPayloadSpec.
         var gradients = Enumerable.Range(0, 1_000_000).Select(i => i * 1e-6f).ToArray();
-        var reply = await target.Ask<GradientsComputed>(new GradientsComputed("w-tls", 1, 2, 3, gradients, new float[16], 0.5f, 30, 32, 1.5), Patience);
-        Assert.Equal(gradients, reply.Gradients);
+        var reply = await target.Ask<GradientsComputed>(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult(gradients, new float[16], 0.5f, 30, 32), 1.5), Patience);
+        Assert.Equal(gradients, reply.Result.Gradients);
     }
 
     [Fact]

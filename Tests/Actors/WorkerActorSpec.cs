@@ -6,7 +6,7 @@ using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
 using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
-using DataParallel.Worker.Actors;
+using DataParallel.Shared.Actors;
 using TorchSharp;
 
 namespace DataParallel.Tests.Actors;
@@ -72,9 +72,9 @@ public sealed class WorkerActorSpec : TestKit
         {
             var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(15));
             var expected = reference.ComputeGradients(buffers, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
-            Assert.Equal((1, 0, batch.Index, 32, "w-spec"), (reply.Epoch, reply.Step, reply.Index, reply.Count, reply.WorkerId));
-            Assert.Equal(expected.Gradients, reply.Gradients);
-            Assert.Equal(expected.Buffers, reply.Buffers);
+            Assert.Equal((new UnitId(1, 0, UnitKind.MicroBatch, batch.Index), 32), (reply.Unit, reply.Result.Count));
+            Assert.Equal(expected.Gradients, reply.Result.Gradients);
+            Assert.Equal(expected.Buffers, reply.Result.Buffers);
         }
     }
 
@@ -84,7 +84,7 @@ public sealed class WorkerActorSpec : TestKit
         Join();
         _worker.Tell(new ComputeGradients(2, 7, 42, null, null, [0], [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
         var missing = _coordinator.ExpectMsg<InputsMissing>(TimeSpan.FromSeconds(10));
-        Assert.Equal(("w-spec", 2, 7, 42L), (missing.WorkerId, missing.Epoch, missing.Step, missing.Version));
+        Assert.Equal(new UnitId(2, 42, UnitKind.MicroBatch, 0), missing.Unit);
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class WorkerActorSpec : TestKit
         using var reference = new ModelReplica(Job.Dropout);
         _worker.Tell(new ComputeGradients(2, 7, 42, reference.ReadParameters(), reference.ReadBuffers(), [0, 1], [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
         var missing = _coordinator.ExpectMsg<InputsMissing>(TimeSpan.FromSeconds(10));
-        Assert.Equal((2, 7, 42L), (missing.Epoch, missing.Step, missing.Version));
+        Assert.Equal((2, 42L), (missing.Unit.Epoch, missing.Unit.Version));
         _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // nothing computed from a partial step
     }
 
@@ -108,7 +108,7 @@ public sealed class WorkerActorSpec : TestKit
         // 100 bytes are not an image: the replica throws.
         _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, new byte[100], [1], 1, 2)]), _coordinator.Ref);
         var failed = _coordinator.ExpectMsg<UnitFailed>(TimeSpan.FromSeconds(10));
-        Assert.Equal(("w-spec", 1, 3L, 2), (failed.WorkerId, failed.Epoch, failed.Step, failed.Unit));
+        Assert.Equal(new UnitId(1, 7, UnitKind.MicroBatch, 2), failed.Unit);
         Assert.Contains("ArgumentException", failed.Error);
 
         // The same worker computes the next unit correctly, from parameters it must be sent again.
@@ -116,7 +116,7 @@ public sealed class WorkerActorSpec : TestKit
         _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, images, labels, 1, 2)]), _coordinator.Ref);
         var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10));
         reference.Load(p, b);
-        Assert.Equal(reference.ComputeGradients(b, images, labels, 1, 2, new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate)).Gradients, reply.Gradients);
+        Assert.Equal(reference.ComputeGradients(b, images, labels, 1, 2, new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate)).Gradients, reply.Result.Gradients);
     }
 
     [Fact]
@@ -126,10 +126,10 @@ public sealed class WorkerActorSpec : TestKit
         torch.manual_seed(5);
         using var reference = new ModelReplica(Job.Dropout);
         var test = Repository.Test;
-        _worker.Tell(new EvaluateChunk(1, 3, 10, reference.ReadParameters(), reference.ReadBuffers(), test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);
+        _worker.Tell(new EvaluateChunk(new UnitId(1, 10, UnitKind.EvalChunk, 3), reference.ReadParameters(), reference.ReadBuffers(), test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);
         var reply = _coordinator.ExpectMsg<ChunkEvaluated>(TimeSpan.FromSeconds(10));
         var expected = reference.Evaluate(test.Images[..(50 * 784)], test.Labels[..50]);
-        Assert.Equal((3, 50, expected.Correct, expected.LossSum), (reply.Chunk, reply.Count, reply.Correct, reply.LossSum));
+        Assert.Equal((3, expected), (reply.Unit.Index, reply.Result));
     }
 
     [Fact]
@@ -140,5 +140,23 @@ public sealed class WorkerActorSpec : TestKit
         _coordinator.Reply(new JoinRefused(request.WorkerId, "wrong or missing join token"));
         ExpectTerminated(_worker);
         Assert.Equal((WorkerExit.Refused, "wrong or missing join token"), await _exit.Task);
+    }
+
+    [Fact]
+    public void Worker_should_take_work_and_orders_only_from_its_coordinator()
+    {
+        Join();
+        var stranger = CreateTestProbe("stranger");
+        using var reference = new ModelReplica(Job.Dropout);
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 8).ToArray());
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), stranger.Ref);
+        _worker.Tell(new RunFinished("spec", "forged"), stranger.Ref);
+        stranger.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+        _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.False(_exit.Task.IsCompleted);
+
+        // Its own coordinator still gets answers.
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
+        Assert.Equal(new UnitId(1, 0, UnitKind.MicroBatch, 0), _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10)).Unit);
     }
 }

@@ -1,3 +1,4 @@
+using DataParallel.Shared.Settings;
 using DataParallel.Coordinator;
 using DataParallel.Coordinator.Cli;
 using DataParallel.Coordinator.Reporting;

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Training;
 using DataParallel.Shared.Serialization;
 
 namespace DataParallel.Tests.Unit;
@@ -25,13 +26,13 @@ public sealed class SerializerTests : IDisposable
         new ComputeGradients(3, 17, 1234, [1f, -2.5f, float.Epsilon], [0f, 1f], [0, 1], [Batch(0), Batch(1)]),
         new ComputeGradients(3, 17, 1234, null, null, [2, 3], [Batch(2)]),
         new PrefetchBatches(3, 18, [Batch(2), Batch(3)]),
-        new GradientsComputed("w-2", 3, 17, 1, [0.5f, float.NaN], [1f], 0.25f, 30, 32, 12.5),
-        new InputsMissing("w-2", 3, 17, 1234),
-        new UnitFailed("w-2", 3, -1, 4, "ExternalException: boom"),
-        new EvaluateChunk(2, 5, 99, [1f], [2f], [9, 9], [1]),
-        new ChunkEvaluated("w-1", 2, 5, 123.25, 480, 500, 9.5),
-        new TrainReplica(1, 10, 2, "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),
-        new ReplicaTrained("w-1", 1, 10, 2, [1f, 2f], [3f], [[4f, 5f]], 2.5, 60, 64, 40),
+        new GradientsComputed(new UnitId(3, 1234, UnitKind.MicroBatch, 1), new GradientResult([0.5f, float.NaN], [1f], 0.25f, 30, 32), 12.5),
+        new InputsMissing(new UnitId(3, 1234, UnitKind.MicroBatch, 0)),
+        new UnitFailed(new UnitId(3, 99, UnitKind.EvalChunk, 4), "ExternalException: boom"),
+        new EvaluateChunk(new UnitId(2, 99, UnitKind.EvalChunk, 5), [1f], [2f], [9, 9], [1]),
+        new ChunkEvaluated(new UnitId(2, 99, UnitKind.EvalChunk, 5), new EvaluationResult(123.25, 480, 500), 9.5),
+        new TrainReplica(new UnitId(1, 10, UnitKind.Replica, 2), "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),
+        new ReplicaTrained(new UnitId(1, 10, UnitKind.Replica, 2), new ReplicaResult([1f, 2f], [3f], [[4f, 5f]], 2.5, 60, 64), 40),
     };
 
     [Theory]
@@ -59,11 +60,14 @@ public sealed class SerializerTests : IDisposable
     public void Truncated_and_oversized_payloads_are_rejected()
     {
         var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerFor(new RunFinished("a", "b"));
-        var bytes = serializer.ToBinary(new GradientsComputed("w", 1, 2, 3, [1f, 2f, 3f], [4f], 0.5f, 1, 2, 3));
+        var bytes = serializer.ToBinary(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult([1f, 2f, 3f], [4f], 0.5f, 1, 2), 3));
         Assert.Throws<WireFormatException>(() => serializer.FromBinary(bytes[..^5], "GC"));
         Assert.Throws<WireFormatException>(() => serializer.FromBinary([.. bytes, 0], "GC"));
         var lying = (byte[])bytes.Clone();
-        BitConverter.GetBytes(int.MaxValue).CopyTo(lying, 4 + 1 + 12); // the gradient count, after the id and three ints
+        BitConverter.GetBytes(int.MaxValue).CopyTo(lying, 4 + 8 + 4 + 4); // the gradient count, after the unit id
+        var kind = (byte[])bytes.Clone();
+        kind[12] = 9; // no such unit kind
+        Assert.Contains("unit kind", Assert.Throws<WireFormatException>(() => serializer.FromBinary(kind, "GC")).Message);
         var e = Assert.Throws<WireFormatException>(() => serializer.FromBinary(lying, "GC"));
         Assert.Contains("exceeds", e.Message);
         Assert.Throws<WireFormatException>(() => serializer.FromBinary(bytes, "??"));

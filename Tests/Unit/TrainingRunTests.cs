@@ -64,9 +64,9 @@ public sealed class TrainingRunTests
         var run = Run(new TrainSettings { Epochs = 1, Sync = SyncMode.Params, LocalSteps = 2 }, replicas: 2);
         var p = run.Parameters.Length;
         var b = run.Buffers.Length;
-        ReplicaTrained Replica(int index, float value) => new("w", 1, 0, index,
-            Enumerable.Repeat(value, p).ToArray(), Enumerable.Repeat(value * 10, b).ToArray(), [Enumerable.Repeat(value * 100, p).ToArray()], 1, 1, 64, 0);
-        run.ApplyRound([Replica(0, 1f), Replica(1, 3f)]);
+        ReplicaResult Replica(float value) => new(
+            Enumerable.Repeat(value, p).ToArray(), Enumerable.Repeat(value * 10, b).ToArray(), [Enumerable.Repeat(value * 100, p).ToArray()], 1, 1, 64);
+        run.ApplyRound([Replica(1f), Replica(3f)]);
         Assert.All(run.Parameters, v => Assert.Equal(2f, v));
         Assert.Equal(20f, run.Buffers[0]);
         Assert.All(run.Optimizer.State[0], v => Assert.Equal(200f, v));

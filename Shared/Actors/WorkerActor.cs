@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Cluster;
 using Akka.Event;
 using DataParallel.Shared.Model;
+using DataParallel.Shared.Native;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
 using DataParallel.Shared.Training;
 
-namespace DataParallel.Worker.Actors;
+namespace DataParallel.Shared.Actors;
 
 /// <summary>How a worker identifies itself and finds its coordinator.</summary>
 public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int Threads, string? Token, string Host)
@@ -24,20 +24,21 @@ public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int 
 public enum WorkerExit { Finished, Refused, CoordinatorLost }
 
 /// <summary>
-/// Computes what the coordinator asks for, from exactly the parameters it is sent. States: Joining (until
-/// the coordinator accepts it) and Active. It owns its model replica and runs libtorch on a pinned thread.
+/// Computes what the coordinator asks for, from exactly the parameters it is sent. States: Joining (until the
+/// coordinator accepts it) and Active. It owns its model replica and runs libtorch on a pinned thread. Shared by both
+/// programs: the Worker runs it in its own process, the coordinator's --in-process mode inside its actor system.
+/// Once joined, it takes work and orders from the coordinator that accepted it and from nobody else.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor, IWithTimers
 {
     private readonly WorkerOptions _options;
     private readonly TaskCompletionSource<(WorkerExit Exit, string Reason)> _exit;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<(int Epoch, int Step, int Index), MicroBatch> _prefetched = new();
     private ModelReplica? _replica;
     private JobSpec? _job;
     private IActorRef? _coordinator;
     private long _loadedVersion = -1;
-    private float[]? _buffers;
-    private readonly Dictionary<(int Epoch, int Step, int Index), MicroBatch> _prefetched = new();
 
     public WorkerActor(WorkerOptions options, TaskCompletionSource<(WorkerExit, string)> exit)
     {
@@ -54,7 +55,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         // PreStart runs on the pinned dispatcher's thread: the thread every computation of this actor runs on.
-        if (_options.Cpus is { } cpus) DataParallel.Shared.Native.CpuAffinity.PinCurrentThread(cpus);
+        if (_options.Cpus is { } cpus) CpuAffinity.PinCurrentThread(cpus);
         var self = Self;
         Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(NodeUp.Instance));
     }
@@ -83,29 +84,27 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Timers.Cancel("join");
             Exit(WorkerExit.Refused, r.Reason);
         });
-        Receive<RunFinished>(f => Exit(WorkerExit.Finished, f.Reason));
     }
 
     private void Active()
     {
-        Receive<ComputeGradients>(Compute);
-        Receive<PrefetchBatches>(p =>
+        Receive<ComputeGradients>(FromCoordinator, Compute);
+        Receive<PrefetchBatches>(FromCoordinator, p =>
         {
             foreach (var b in p.Batches) _prefetched[(p.Epoch, p.Step, b.Index)] = b;
         });
-        Receive<EvaluateChunk>(Evaluate);
-        Receive<TrainReplica>(TrainReplica);
-        Receive<RunFinished>(f => Exit(WorkerExit.Finished, f.Reason));
-        Receive<JoinAccepted>(_ => { });
-        Receive<JoinChallenge>(_ => { });
+        Receive<EvaluateChunk>(FromCoordinator, Evaluate);
+        Receive<TrainReplica>(FromCoordinator, TrainReplica);
+        Receive<RunFinished>(FromCoordinator, f => Exit(WorkerExit.Finished, f.Reason));
         Receive<Terminated>(t => t.ActorRef.Equals(_coordinator), _ => Exit(WorkerExit.CoordinatorLost, "the coordinator stopped"));
+        Receive<IProtocolMessage>(m => _log.Warning("Dropped {0} from {1}: not from this worker's coordinator", m.GetType().Name, Sender.Path));
     }
 
-    private void SendJoinRequest()
-    {
-        var request = new JoinRequest(_options.WorkerId, _options.ProtocolVersion, _options.Fingerprint, _options.Threads, _options.Host);
-        Context.ActorSelection(_options.CoordinatorPath).Tell(request);
-    }
+    private bool FromCoordinator(object _) => Sender.Equals(_coordinator);
+
+    private void SendJoinRequest() =>
+        Context.ActorSelection(_options.CoordinatorPath)
+            .Tell(new JoinRequest(_options.WorkerId, _options.ProtocolVersion, _options.Fingerprint, _options.Threads, _options.Host));
 
     private void Compute(ComputeGradients work)
     {
@@ -115,83 +114,64 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         var sent = work.Batches.ToDictionary(b => b.Index);
         var batches = new List<MicroBatch>(work.Indices.Length);
         foreach (var index in work.Indices)
-        {
             if (sent.TryGetValue(index, out var b) || _prefetched.Remove((work.Epoch, work.Step, index), out b)) batches.Add(b);
-        }
         if (batches.Count != work.Indices.Length || !Load(work.Version, work.Parameters, work.Buffers))
         {
-            Sender.Tell(new InputsMissing(_options.WorkerId, work.Epoch, work.Step, work.Version));
+            Sender.Tell(new InputsMissing(work.Unit(work.Indices.FirstOrDefault())));
             return;
         }
         foreach (var batch in batches)
         {
-            var watch = Stopwatch.StartNew();
-            GradientResult result;
-            try
-            {
-                result = _replica!.ComputeGradients(_buffers!, batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, Augmentation());
-            }
-            catch (Exception e)
-            {
-                Failed(e, work.Epoch, work.Step, batch.Index, $"micro-batch {batch.Index} of epoch {work.Epoch} step {work.Step}");
-                return;
-            }
-            Sender.Tell(new GradientsComputed(_options.WorkerId, work.Epoch, work.Step, batch.Index,
-                result.Gradients, result.Buffers, result.Loss, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
+            var unit = work.Unit(batch.Index);
+            if (!Run(unit, () => _replica!.ComputeGradients(batch, Augmentation()), out var result, out var ms)) return;
+            Sender.Tell(new GradientsComputed(unit, result, ms));
         }
-    }
-
-    /// <summary>
-    /// A computation threw (libtorch reports its own failures as exceptions). The model may be in any state, so
-    /// it is rebuilt; the coordinator is told, and hands the unit, and whatever else this worker held, out again.
-    /// </summary>
-    private void Failed(Exception e, int epoch, long step, int unit, string what)
-    {
-        _log.Error(e, "Worker {0} failed on {1}", _options.WorkerId, what);
-        Sender.Tell(new UnitFailed(_options.WorkerId, epoch, step, unit, $"{e.GetType().Name}: {e.Message}"));
-        _replica?.Dispose();
-        _replica = new ModelReplica(_job!.Dropout);
-        _loadedVersion = -1;
-        _buffers = null;
-        _prefetched.Clear();
     }
 
     private void Evaluate(EvaluateChunk chunk)
     {
-        if (!Load(chunk.Version, chunk.Parameters, chunk.Buffers))
+        if (!Load(chunk.Unit.Version, chunk.Parameters, chunk.Buffers))
         {
-            Sender.Tell(new InputsMissing(_options.WorkerId, chunk.Epoch, -1, chunk.Version));
+            Sender.Tell(new InputsMissing(chunk.Unit));
             return;
         }
-        var watch = Stopwatch.StartNew();
-        EvaluationResult result;
-        try
-        {
-            result = _replica!.Evaluate(chunk.Images, chunk.Labels);
-        }
-        catch (Exception e)
-        {
-            Failed(e, chunk.Epoch, -1, chunk.Chunk, $"evaluation chunk {chunk.Chunk} of epoch {chunk.Epoch}");
-            return;
-        }
-        Sender.Tell(new ChunkEvaluated(_options.WorkerId, chunk.Epoch, chunk.Chunk, result.LossSum, result.Correct, result.Count, watch.Elapsed.TotalMilliseconds));
+        if (Run(chunk.Unit, () => _replica!.Evaluate(chunk.Images, chunk.Labels), out var result, out var ms))
+            Sender.Tell(new ChunkEvaluated(chunk.Unit, result, ms));
     }
 
     private void TrainReplica(TrainReplica round)
     {
-        var watch = Stopwatch.StartNew();
         _loadedVersion = -1; // local steps move the replica away from any broadcast version
-        ReplicaTrained result;
+        if (Run(round.Unit, () => LocalTraining.Run(_replica!, round, Augmentation()), out var result, out var ms))
+            Sender.Tell(new ReplicaTrained(round.Unit, result, ms));
+    }
+
+    /// <summary>
+    /// Runs one unit's computation and times it. When it throws (libtorch reports its own failures as exceptions) the
+    /// model may be in any state, so it is rebuilt; the coordinator is told, and hands the unit, and whatever else this
+    /// worker held, out again.
+    /// </summary>
+    private bool Run<T>(UnitId unit, Func<T> compute, out T result, out double milliseconds)
+    {
+        var watch = Stopwatch.StartNew();
         try
         {
-            result = LocalTraining.Run(_replica!, round, Augmentation());
+            result = compute();
+            milliseconds = watch.Elapsed.TotalMilliseconds;
+            return true;
         }
         catch (Exception e)
         {
-            Failed(e, round.Epoch, round.Round, round.Replica, $"replica {round.Replica} of the round at version {round.Round}");
-            return;
+            _log.Error(e, "Worker {0} failed on {1}", _options.WorkerId, unit);
+            Sender.Tell(new UnitFailed(unit, $"{e.GetType().Name}: {e.Message}"));
+            _replica?.Dispose();
+            _replica = new ModelReplica(_job!.Dropout);
+            _loadedVersion = -1;
+            _prefetched.Clear();
+            result = default!;
+            milliseconds = 0;
+            return false;
         }
-        Sender.Tell(result with { WorkerId = _options.WorkerId, Milliseconds = watch.Elapsed.TotalMilliseconds });
     }
 
     /// <summary>Loads the version's parameters if they came with the message; false if they are needed and missing.</summary>
@@ -200,7 +180,6 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         if (parameters is not null && buffers is not null)
         {
             _replica!.Load(parameters, buffers);
-            _buffers = buffers;
             _loadedVersion = version;
             return true;
         }

@@ -1,0 +1,163 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using DataParallel.Coordinator.Launch;
+using DataParallel.Coordinator.Reporting;
+using DataParallel.Coordinator.Training;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Security;
+
+namespace DataParallel.Coordinator.Actors;
+
+/// <summary>
+/// Who is in the run: the join handshake (version and model checks, the token proved over a fresh nonce), and the
+/// ways a worker leaves (its actor stops, its node is removed, or stays unreachable past a grace, or the coordinator
+/// gives up on it). A child of the coordinator, which forwards joins to it and hears only
+/// <see cref="WorkerAccepted"/> and <see cref="WorkerLost"/>. Replies to workers go out in the coordinator's name:
+/// that is the actor a worker takes orders from.
+/// </summary>
+public sealed class MembershipActor : ReceiveActor, IWithTimers
+{
+    /// <summary>Joins waiting for their proof; past this, new ones are ignored until old ones expire.</summary>
+    public const int MaxPendingJoins = 64;
+    public static readonly TimeSpan PendingJoinExpiry = TimeSpan.FromSeconds(30);
+
+    public sealed record WorkerAccepted(RegisteredWorker Worker);
+    public sealed record WorkerLost(string WorkerId, string Reason);
+    /// <summary>The coordinator gave up on a worker: forget it and down its node.</summary>
+    public sealed record Down(RegisteredWorker Worker);
+
+    private readonly LaunchSettings _launch;
+    private readonly JobSpec _job;
+    private readonly string _fingerprint;
+    private readonly IActorRef _reporter;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+    private readonly Dictionary<string, IActorRef> _members = new();
+    // Keyed by the sender, never by the id it claims: a second request for an id cannot evict or replace anybody's.
+    private readonly Dictionary<IActorRef, PendingJoin> _pending = new();
+
+    public MembershipActor(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter)
+    {
+        _launch = launch;
+        _job = job;
+        _fingerprint = fingerprint;
+        _reporter = reporter;
+        Receive<JoinRequest>(OnJoinRequest);
+        Receive<JoinProof>(OnJoinProof);
+        Receive<ClusterEvent.UnreachableMember>(e => Timers.StartSingleTimer(e.Member.Address, new Recheck(e.Member.Address), _launch.UnreachableGrace));
+        Receive<ClusterEvent.ReachableMember>(e => Timers.Cancel(e.Member.Address));
+        Receive<Recheck>(r =>
+        {
+            if (!_cluster.State.Unreachable.Any(m => m.Address.Equals(r.Address))) return;
+            LoseAt(r.Address, "unreachable");
+            DownNode(r.Address);
+        });
+        Receive<ClusterEvent.MemberRemoved>(e => LoseAt(e.Member.Address, "left the cluster"));
+        Receive<Terminated>(t =>
+        {
+            if (_members.FirstOrDefault(m => m.Value.Equals(t.ActorRef)).Key is { } id) Lose(id, "stopped");
+        });
+        Receive<Down>(d =>
+        {
+            if (_members.TryGetValue(d.Worker.Id, out var actor) && actor.Equals(d.Worker.Ref)) Forget(d.Worker.Id);
+            DownNode(d.Worker.Ref.Path.Address);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter) =>
+        Akka.Actor.Props.Create(() => new MembershipActor(launch, job, fingerprint, reporter));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.MemberRemoved));
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void OnJoinRequest(JoinRequest request)
+    {
+        if (request.ProtocolVersion != ProtocolInfo.Version)
+        {
+            Refuse(request.WorkerId, Sender, $"protocol version {request.ProtocolVersion} does not match the coordinator's {ProtocolInfo.Version}");
+            return;
+        }
+        if (request.ModelFingerprint != _fingerprint)
+        {
+            Refuse(request.WorkerId, Sender, $"model fingerprint {request.ModelFingerprint} does not match the coordinator's {_fingerprint} (a different model architecture)");
+            return;
+        }
+        if (_members.TryGetValue(request.WorkerId, out var known) && known.Equals(Sender))
+        {
+            // A retried request from a worker already accepted: answer again, idempotently.
+            Sender.Tell(new JoinAccepted(request.WorkerId, _job), Context.Parent);
+            return;
+        }
+        var now = DateTime.UtcNow;
+        foreach (var expired in _pending.Where(p => p.Value.Expires < now).Select(p => p.Key).ToList()) _pending.Remove(expired);
+        if (!_pending.ContainsKey(Sender) && _pending.Count >= MaxPendingJoins)
+        {
+            _log.Warning("Ignored a join request from {0}: {1} joins are already waiting for their proof", Sender.Path.Address, _pending.Count);
+            return;
+        }
+        var nonce = JoinToken.NewNonce();
+        _pending[Sender] = new PendingJoin(request, nonce, now + PendingJoinExpiry);
+        Sender.Tell(new JoinChallenge(request.WorkerId, nonce), Context.Parent);
+    }
+
+    private void OnJoinProof(JoinProof proof)
+    {
+        if (!_pending.Remove(Sender, out var pending)) return;
+        var id = pending.Request.WorkerId;
+        if (proof.WorkerId != id || (_launch.Token is not null && !JoinToken.Verify(_launch.Token, pending.Nonce, id, proof.Proof)))
+        {
+            Refuse(id, Sender, "wrong or missing join token");
+            return;
+        }
+        // Proven: only now may the same id from a new actor system replace the old incarnation.
+        if (_members.ContainsKey(id)) Lose(id, "restarted");
+        _members[id] = Sender;
+        Context.Watch(Sender);
+        Sender.Tell(new JoinAccepted(id, _job), Context.Parent);
+        Context.Parent.Tell(new WorkerAccepted(new RegisteredWorker(id, Sender, pending.Request.Threads, AddressOf(Sender))));
+    }
+
+    private void Refuse(string workerId, IActorRef worker, string reason)
+    {
+        worker.Tell(new JoinRefused(workerId, reason), Context.Parent);
+        _reporter.Tell(new WorkerRefusedNotice(workerId, AddressOf(worker), reason));
+        // A refused process leaves by itself; downing its node as well keeps it out of the cluster for good.
+        var address = worker.Path.Address;
+        if (address.HasGlobalScope && !address.Equals(_cluster.SelfAddress))
+            Context.System.Scheduler.Advanced.ScheduleOnce(TimeSpan.FromSeconds(1), () => _cluster.Down(address));
+    }
+
+    private void LoseAt(Address address, string reason)
+    {
+        foreach (var id in _members.Where(m => m.Value.Path.Address.Equals(address)).Select(m => m.Key).ToList()) Lose(id, reason);
+    }
+
+    private void Lose(string id, string reason)
+    {
+        Forget(id);
+        Context.Parent.Tell(new WorkerLost(id, reason));
+    }
+
+    private void Forget(string id)
+    {
+        if (_members.Remove(id, out var actor)) Context.Unwatch(actor);
+    }
+
+    private void DownNode(Address address)
+    {
+        if (address.HasGlobalScope && !address.Equals(_cluster.SelfAddress)) _cluster.Down(address);
+    }
+
+    private static string AddressOf(IActorRef actor) =>
+        actor.Path.Address.HasGlobalScope ? actor.Path.Address.ToString() : "in-process";
+
+    private sealed record PendingJoin(JoinRequest Request, byte[] Nonce, DateTime Expires);
+
+    private sealed record Recheck(Address Address);
+}
