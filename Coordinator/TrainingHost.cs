@@ -5,18 +5,19 @@ using DataParallel.Coordinator.Actors;
 using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
+using DataParallel.Shared.Actors;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Data;
 using DataParallel.Shared.Model;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Settings;
-using DataParallel.Shared.Actors;
 
 namespace DataParallel.Coordinator;
 
 /// <summary>
-/// Starts one training run: data, model, the coordinator node and its workers in the chosen mode;
-/// waits for the coordinator actor's outcome; cleans everything up.
+/// Starts one training run, step by step: what to continue from, the data, the run directory, the coordinator's
+/// node, its workers in the chosen mode; then waits for the coordinator actor's outcome and cleans everything up.
+/// A step that cannot go on throws <see cref="RunRefused"/>: one line, one exit code, nothing half-written.
 /// </summary>
 public static class TrainingHost
 {
@@ -25,55 +26,80 @@ public static class TrainingHost
     {
         // From here on every line goes through the console: on a terminal, above the progress bar.
         using var console = RunConsole.Create(output, error);
-        (output, error) = (console.Out, console.Error);
-        Checkpoint? resumed = null;
-        if (resume is not null)
+        try
         {
-            if (!Directory.Exists(resume.Directory))
-                return Fail(error, ExitCodes.Usage, $"--resume {resume.Directory}: no such run directory");
-            try
-            {
-                (resumed, var path) = new CheckpointStore(resume.Directory).LoadNewest(error.WriteLine);
-                output.WriteLine($"resuming {resume.Directory} from {Path.GetFileName(path)} (epoch {resumed.Epoch}, step {resumed.Step})");
-            }
-            catch (CheckpointException e)
-            {
-                return Fail(error, ExitCodes.Usage, $"--resume {e.Message}");
-            }
-            settings = resumed.Settings with { Data = resume.Data ?? resumed.Settings.Data };
-            launch = launch with { Out = resume.Directory };
+            var resumed = resume is null ? null : Resume(resume, console.Out, console.Error);
+            if (resumed is not null)
+                (settings, launch) = (resumed.Settings with { Data = resume!.Data ?? resumed.Settings.Data }, launch with { Out = resume.Directory });
+            CheckBinding(launch);
+            var (train, test) = LoadData(settings, console.Out);
+            var files = new RunFiles(launch.Out);
+            var (run, runId) = PrepareRun(settings, launch, resumed, files, train, test, console.Out);
+            using var system = StartNode(launch, console);
+            return await TrainAsync(system, settings, launch, run, runId, resumed, files, console, cancel);
         }
+        catch (RunRefused e)
+        {
+            console.Error.WriteLine($"error: {e.Message}");
+            return e.ExitCode;
+        }
+    }
 
+    private static Checkpoint Resume(ResumeRequest resume, TextWriter output, TextWriter error)
+    {
+        if (!Directory.Exists(resume.Directory)) throw new RunRefused(ExitCodes.Usage, $"--resume {resume.Directory}: no such run directory");
+        try
+        {
+            var (resumed, path) = new CheckpointStore(resume.Directory).LoadNewest(error.WriteLine);
+            output.WriteLine($"resuming {resume.Directory} from {Path.GetFileName(path)} (epoch {resumed.Epoch}, step {resumed.Step})");
+            return resumed;
+        }
+        catch (CheckpointException e)
+        {
+            throw new RunRefused(ExitCodes.Usage, $"--resume {e.Message}");
+        }
+    }
+
+    private static void CheckBinding(LaunchSettings launch)
+    {
         if (!Endpoints.IsLoopback(launch.Host) && launch.Token is null)
-            return Fail(error, ExitCodes.Usage, $"--host {launch.Host}: binding beyond loopback needs a join token (--token or {Shared.Security.JoinToken.EnvironmentVariable})");
+            throw new RunRefused(ExitCodes.Usage, $"--host {launch.Host}: binding beyond loopback needs a join token (--token or {Shared.Security.JoinToken.EnvironmentVariable})");
+        if (launch.Port != 0 && !PortIsFree(launch.Host, launch.Port))
+            throw new RunRefused(ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: the port is in use");
+    }
 
-        MnistDataset train, test;
+    private static (MnistDataset Train, MnistDataset Test) LoadData(TrainSettings settings, TextWriter output)
+    {
         try
         {
             MnistFetcher.EnsurePresent(settings.Data, output.WriteLine);
-            train = MnistDataset.Load(settings.Data, MnistSplit.Train).Take(settings.LimitTrain);
-            test = MnistDataset.Load(settings.Data, MnistSplit.Test).Take(settings.LimitTest);
+            return (MnistDataset.Load(settings.Data, MnistSplit.Train).Take(settings.LimitTrain),
+                    MnistDataset.Load(settings.Data, MnistSplit.Test).Take(settings.LimitTest));
         }
         catch (DataFileException e)
         {
-            return Fail(error, ExitCodes.Failed, e.Message);
+            throw new RunRefused(ExitCodes.Failed, e.Message);
         }
+    }
 
-        var files = new RunFiles(launch.Out);
+    /// <summary>The run's state (new, or restored from its checkpoint) and its directory with config and summary.</summary>
+    private static (TrainingRun Run, string RunId) PrepareRun(TrainSettings settings, LaunchSettings launch, Checkpoint? resumed, RunFiles files,
+        MnistDataset train, MnistDataset test, TextWriter output)
+    {
         if (resumed is null && (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv")) || Directory.Exists(Path.Combine(launch.Out, "checkpoints"))))
-            return Fail(error, ExitCodes.Usage, $"--out {launch.Out}: already holds a run; choose another directory or --resume it");
-
+            throw new RunRefused(ExitCodes.Usage, $"--out {launch.Out}: already holds a run; choose another directory or --resume it");
         TorchRuntime.Configure(launch.Mode == WorkerMode.InProcess ? launch.ThreadsPerWorker : 1);
         var replicas = resumed?.Replicas ?? (settings.Replicas > 0 ? settings.Replicas : launch.Workers);
         if (settings.Sync == SyncMode.Params && settings.BatchSize % replicas != 0)
-            return Fail(error, ExitCodes.Usage, $"--batch-size {settings.BatchSize} is not divisible by {replicas} replicas (--sync params)");
+            throw new RunRefused(ExitCodes.Usage, $"--batch-size {settings.BatchSize} is not divisible by {replicas} replicas (--sync params)");
         var run = TrainingRun.Create(settings, train, test, replicas);
         var runId = resumed?.RunId ?? Path.GetFileName(Path.GetFullPath(launch.Out).TrimEnd('/'));
         if (resumed is not null)
         {
             try { run.Restore(resumed); }
-            catch (ArgumentException e) { return Fail(error, ExitCodes.Usage, $"--resume {resume!.Directory}: {e.Message}"); }
+            catch (ArgumentException e) { throw new RunRefused(ExitCodes.Usage, $"--resume {launch.Out}: {e.Message}"); }
             files.Restore(resumed.History);
+            Shared.IO.AtomicFile.RemoveLeftovers(launch.Out); // what a killed run was writing
         }
 
         Directory.CreateDirectory(launch.Out);
@@ -81,64 +107,46 @@ public static class TrainingHost
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
+        return (run, runId);
+    }
 
-        if (launch.Port != 0 && !PortIsFree(launch.Host, launch.Port))
-            return Fail(error, ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: the port is in use");
-        ActorSystem system;
+    private static ActorSystem StartNode(LaunchSettings launch, RunConsole console)
+    {
         try
         {
             var endpoint = new NodeEndpoint(launch.Host, launch.Port, launch.PublicHost);
-            var seedHost = launch.PublicHost ?? launch.Host;
             var extra = launch.Verbose ? "akka.loglevel = DEBUG" : "";
             // The coordinator is its own seed; with port 0 the seed list is filled in once the port is known.
             var config = ClusterConfig.Node(ClusterConfig.CoordinatorRole, endpoint, [], ClusterConfig.RoleFile("coordinator.hocon"), extra);
-            system = ClusterConfig.Start(config, launch.Tls, new ConsoleLoggerActor.Target(console));
+            return ClusterConfig.Start(config, launch.Tls, new ConsoleLoggerActor.Target(console));
         }
         catch (Exception e)
         {
-            return Fail(error, ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: {e.GetBaseException().Message}");
+            throw new RunRefused(ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: {e.GetBaseException().Message}");
         }
+    }
 
+    private static async Task<int> TrainAsync(ActorSystem system, TrainSettings settings, LaunchSettings launch, TrainingRun run, string runId,
+        Checkpoint? resumed, RunFiles files, RunConsole console, CancellationToken cancel)
+    {
         LocalWorkerProcesses? processes = null;
         try
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
             var self = cluster.SelfAddress;
             await cluster.JoinAsync(self, cancel);
-            var port = self.Port ?? launch.Port;
-            output.WriteLine($"coordinator listening at {self}");
+            console.Out.WriteLine($"coordinator listening at {self}");
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
             var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs), "reporter");
-            var checkpoints = new CheckpointStore(launch.Out);
-            var coordinator = system.ActorOf(CoordinatorActor.Props(launch, runId, run, reporter, outcome, checkpoints, resumed), "coordinator");
+            var coordinator = system.ActorOf(CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed), "coordinator");
 
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("interrupted", ExitCodes.Interrupted)); });
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; coordinator.Tell(new CoordinatorActor.Abort("terminated", ExitCodes.Interrupted)); });
-            await using var cancelled = cancel.Register(() => coordinator.Tell(new CoordinatorActor.Abort("cancelled", ExitCodes.Interrupted)));
+            void Abort(string why) => coordinator.Tell(new CoordinatorActor.Abort(why, ExitCodes.Interrupted));
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; Abort("interrupted"); });
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; Abort("terminated"); });
+            await using var cancelled = cancel.Register(() => Abort("cancelled"));
 
-            switch (launch.Mode)
-            {
-                case WorkerMode.InProcess:
-                    for (var i = 1; i <= launch.Workers; i++)
-                    {
-                        var workerOptions = new WorkerOptions($"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host)
-                        {
-                            Cpus = CpuAffinity.ForWorker(i - 1, launch.Workers, launch.ThreadsPerWorker, Environment.ProcessorCount),
-                        };
-                        system.ActorOf(WorkerActor.Props(workerOptions, new TaskCompletionSource<(WorkerExit, string)>()), $"worker-{i}");
-                    }
-                    break;
-                case WorkerMode.Local:
-                    processes = LocalWorkerProcesses.Start(launch.Workers, self.Host!, port, launch.ThreadsPerWorker, launch.Token, launch.Tls, error);
-                    break;
-                case WorkerMode.External:
-                    output.WriteLine($"waiting for {launch.Workers} worker(s); start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}"
-                        + (launch.Tls is null ? "" : $" --tls-certificate {launch.Tls.Path}")
-                        + (launch.Token is null ? "" : " (and the join token in --token or DATAPARALLEL_TOKEN)"));
-                    break;
-            }
-
+            processes = StartWorkers(system, launch, self, console);
             var result = await outcome.Task;
             await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
             processes?.Stop(TimeSpan.FromSeconds(5));
@@ -150,6 +158,38 @@ public static class TrainingHost
             await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
             await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
         }
+    }
+
+    /// <summary>Workers in the chosen mode: actors in this system, local processes, or instructions for external ones.</summary>
+    private static LocalWorkerProcesses? StartWorkers(ActorSystem system, LaunchSettings launch, Address self, RunConsole console)
+    {
+        var port = self.Port ?? launch.Port;
+        switch (launch.Mode)
+        {
+            case WorkerMode.InProcess:
+                for (var i = 1; i <= launch.Workers; i++)
+                {
+                    var options = new WorkerOptions($"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host)
+                    {
+                        Cpus = CpuAffinity.ForWorker(i - 1, launch.Workers, launch.ThreadsPerWorker, Environment.ProcessorCount),
+                    };
+                    system.ActorOf(WorkerActor.Props(options, new TaskCompletionSource<(WorkerExit, string)>()), $"worker-{i}");
+                }
+                return null;
+            case WorkerMode.Local:
+                return LocalWorkerProcesses.Start(launch.Workers, self.Host!, port, launch.ThreadsPerWorker, launch.Token, launch.Tls, console.Error);
+            default:
+                console.Out.WriteLine($"waiting for {launch.Workers} worker(s); start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}"
+                    + (launch.Tls is null ? "" : $" --tls-certificate {launch.Tls.Path}")
+                    + (launch.Token is null ? "" : " (and the join token in --token or DATAPARALLEL_TOKEN)"));
+                return null;
+        }
+    }
+
+    /// <summary>A run that cannot start: the message is one line naming the file, option or port at fault.</summary>
+    private sealed class RunRefused(int exitCode, string message) : Exception(message)
+    {
+        public int ExitCode { get; } = exitCode;
     }
 
     private static void PrintHeader(TextWriter output, TrainSettings s, LaunchSettings launch, TrainingRun run, int trainCount, int testCount, int replicas)
@@ -198,11 +238,5 @@ public static class TrainingHost
         }
         catch (System.Net.Sockets.SocketException) { return false; }
         catch (FormatException) { return true; } // a host name: let Akka resolve it and report
-    }
-
-    private static int Fail(TextWriter error, int code, string message)
-    {
-        error.WriteLine($"error: {message}");
-        return code;
     }
 }

@@ -4,8 +4,6 @@ namespace DataParallel.Coordinator.Reporting;
 
 // What the coordinator tells its reporter. Only the coordinator reports; workers never log results.
 
-public sealed record RunStarted(string RunId, TrainSettings Settings, string Launch, int StepsPerEpoch, int TrainExamples, int TestExamples, int ExpectedWorkers, DateTime StartedAt);
-
 public sealed record WorkerJoined(string WorkerId, string Address, int Threads, int Alive, int Expected);
 
 public sealed record WorkerLeft(string WorkerId, string Reason, int Alive, int Expected, int Reassigned);

@@ -94,17 +94,29 @@ public sealed class CheckpointStore(string runDirectory, int keep = 2)
 
     public string Save(Checkpoint checkpoint)
     {
+        Shared.IO.AtomicFile.RemoveLeftovers(Directory);
         var path = Path.Combine(Directory, $"checkpoint-e{checkpoint.Epoch:D3}-s{checkpoint.Step:D6}.ckpt");
         Shared.IO.AtomicFile.WriteAllBytes(path, CheckpointFile.Encode(checkpoint));
         foreach (var old in Files().Skip(keep)) File.Delete(old);
         return path;
     }
 
-    /// <summary>Checkpoint files, newest (highest epoch and step) first.</summary>
+    /// <summary>Checkpoint files, newest (highest epoch, then step, compared as numbers: epoch 1000 follows 999) first.</summary>
     public IReadOnlyList<string> Files() =>
         System.IO.Directory.Exists(Directory)
-            ? System.IO.Directory.GetFiles(Directory, "checkpoint-*.ckpt").OrderByDescending(Path.GetFileName, StringComparer.Ordinal).ToList()
+            ? System.IO.Directory.GetFiles(Directory, "checkpoint-*.ckpt")
+                .Select(f => (File: f, Position: Position(Path.GetFileName(f))))
+                .Where(f => f.Position is not null)
+                .OrderByDescending(f => f.Position)
+                .Select(f => f.File)
+                .ToList()
             : [];
+
+    private static (long Epoch, long Step)? Position(string name)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(name, @"^checkpoint-e(\d+)-s(\d+)\.ckpt$");
+        return m.Success && long.TryParse(m.Groups[1].Value, out var e) && long.TryParse(m.Groups[2].Value, out var s) ? (e, s) : null;
+    }
 
     /// <summary>The newest checkpoint that reads back intact; each damaged newer one is reported through <paramref name="warn"/>.</summary>
     public (Checkpoint Checkpoint, string Path) LoadNewest(Action<string> warn)

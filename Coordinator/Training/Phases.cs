@@ -64,6 +64,26 @@ public sealed class StepPhase(int epoch, int step, long version, int microBatche
     }
 
     public override int TrainedImages(IUnitReply reply) => ((GradientsComputed)reply).Result.Count;
+
+    /// <summary>
+    /// The data of the micro-batches each worker will most likely get in the next step (the indices it holds now),
+    /// to send while it computes this one, so that only parameters and gradients wait on the network.
+    /// </summary>
+    public IEnumerable<(RegisteredWorker Worker, PrefetchBatches Batches)> Prefetch(IEnumerable<RegisteredWorker> workers, TrainingRun run)
+    {
+        var next = Step + 1;
+        if (next >= run.StepsPerEpoch) yield break;
+        var nextCount = run.MicroBatchCount(next);
+        foreach (var worker in workers.OrderBy(w => w.Id, StringComparer.Ordinal))
+        {
+            worker.Prefetched.RemoveWhere(k => (k.Epoch, k.Step).CompareTo((Epoch, Step)) < 0);
+            var batches = Assignment.UnitsWith(worker.Id)
+                .Where(u => u < nextCount && worker.Prefetched.Add((Epoch, next, u)))
+                .Select(u => run.BuildMicroBatch(next, u))
+                .ToArray();
+            if (batches.Length > 0) yield return (worker, new PrefetchBatches(Epoch, next, batches));
+        }
+    }
 }
 
 /// <summary>The test set in chunks, with the parameters at the end of an epoch.</summary>

@@ -61,7 +61,7 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
             var step = new StepPhase(run.Epoch, run.Step, run.Version, run.MicroBatches().Count);
             Current = step;
             DispatchAll(effects, now);
-            Prefetch(step, effects);
+            foreach (var (worker, batches) in step.Prefetch(_workers.Values, run)) effects.Sends.Add((worker, batches));
         }
         else
         {
@@ -287,25 +287,5 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
     {
         if (units.Count == 0 || Current is not { } phase) return;
         foreach (var message in phase.Send(worker, units, run)) effects.Sends.Add((worker, message));
-    }
-
-    /// <summary>
-    /// Sends each worker, while it computes this step, the data of the micro-batches it will most likely get in the
-    /// next one (the same indices as now), so that only parameters and gradients wait on the network.
-    /// </summary>
-    private void Prefetch(StepPhase current, Effects effects)
-    {
-        var next = current.Step + 1;
-        if (next >= run.StepsPerEpoch) return;
-        var nextCount = run.MicroBatchCount(next);
-        foreach (var worker in _workers.Values.OrderBy(w => w.Id, StringComparer.Ordinal))
-        {
-            worker.Prefetched.RemoveWhere(k => (k.Epoch, k.Step).CompareTo((current.Epoch, current.Step)) < 0);
-            var batches = current.Assignment.UnitsWith(worker.Id)
-                .Where(u => u < nextCount && worker.Prefetched.Add((current.Epoch, next, u)))
-                .Select(u => run.BuildMicroBatch(next, u))
-                .ToArray();
-            if (batches.Length > 0) effects.Sends.Add((worker, new PrefetchBatches(current.Epoch, next, batches)));
-        }
     }
 }

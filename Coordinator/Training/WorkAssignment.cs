@@ -27,8 +27,6 @@ public sealed class WorkAssignment
 
     public int InFlightWith(string worker) => _inFlight.TryGetValue(worker, out var units) ? units.Count : 0;
 
-    public IEnumerable<string> Busy => _inFlight.Where(kv => kv.Value.Count > 0).Select(kv => kv.Key);
-
     /// <summary>The units <paramref name="worker"/> holds, lowest first.</summary>
     public IReadOnlyList<int> UnitsWith(string worker) =>
         _inFlight.TryGetValue(worker, out var units) ? units.Keys.Order().ToList() : [];

@@ -38,4 +38,34 @@ public static class AtomicFile
         fill(memory);
         WriteAllBytes(path, memory.GetBuffer().AsSpan(0, (int)memory.Length));
     }
+
+    /// <summary>
+    /// Removes the temporary files that a writer killed mid-write left in <paramref name="directory"/> (their process
+    /// is gone): nobody reads them, and they would pile up with every SIGKILL. Returns how many were removed.
+    /// </summary>
+    public static int RemoveLeftovers(string directory)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        foreach (var file in Directory.GetFiles(directory, ".*.tmp"))
+        {
+            // .{name}.{pid}.{guid}.tmp
+            var parts = Path.GetFileName(file).Split('.');
+            if (parts.Length < 5 || !int.TryParse(parts[^3], out var pid) || pid == Environment.ProcessId || Alive(pid)) continue;
+            try
+            {
+                File.Delete(file);
+                removed++;
+            }
+            catch (IOException) { }
+        }
+        return removed;
+    }
+
+    private static bool Alive(int pid)
+    {
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
 }

@@ -51,15 +51,6 @@ public sealed class ModelState
         return result;
     }
 
-    public void ZeroGradients()
-    {
-        foreach (var (_, tensor) in _parameters)
-        {
-            using var grad = tensor.grad;
-            grad?.zero_();
-        }
-    }
-
     public float[] ReadBuffers()
     {
         var result = new float[Layout.BufferLength];

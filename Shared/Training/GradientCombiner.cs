@@ -20,7 +20,6 @@ public sealed class GradientCombiner
     public int Expected => _results.Length;
     public int Received => _received;
     public bool Complete => _received == _results.Length;
-    public bool Has(int index) => _results[index] is not null;
 
     /// <summary>Stores a result; returns false (and keeps the first) when the index already has one.</summary>
     public bool Add(int index, GradientResult result)

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using DataParallel.Tests.Support;
 
-namespace DataParallel.Tests.Integration;
+namespace DataParallel.Tests.Support;
 
 /// <summary>Runs `Coordinator train` as a real process and reads what it printed and wrote.</summary>
 public static partial class TrainRuns

@@ -7,7 +7,7 @@ using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
 
-namespace DataParallel.Tests.Actors;
+namespace DataParallel.Tests.Transport;
 
 /// <summary>
 /// Akka.Remote over TLS on loopback, each node built and started exactly as the programs do it (ClusterConfig.Node,

@@ -4,7 +4,7 @@ using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Training;
 
-namespace DataParallel.Tests.Actors;
+namespace DataParallel.Tests.Transport;
 
 /// <summary>Two actor systems over real Akka.Remote on loopback, with the frame size and serializer binding we ship.</summary>
 public sealed class RemotingPayloadSpec : IDisposable
