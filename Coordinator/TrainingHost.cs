@@ -160,6 +160,8 @@ public static class TrainingHost
 
             var result = await outcome.Task;
             await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            if (result.Result is { } final && !Export.ModelFiles.WriteAtEndOfRun(run, launch, final, output, error))
+                return ExitCodes.Failed;
             processes?.Stop(TimeSpan.FromSeconds(5));
             return result.ExitCode;
         }
