@@ -4,7 +4,7 @@ using DataParallel.Shared.Model;
 
 namespace DataParallel.Coordinator.Cli;
 
-/// <summary>The coordinator's commands: train, plot, export, summary, fetch-data.</summary>
+/// <summary>The coordinator's commands: train, plot, export, evaluate, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
     public const string ExitCodesHelp = "Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.";
@@ -16,6 +16,7 @@ public static class CoordinatorCommands
             TrainCommand.Create(),
             PlotCommand.Create(),
             ExportCommand.Create(),
+            EvaluateCommand.Create(),
             Summary(),
             FetchData(),
         };
