@@ -4,7 +4,7 @@ using DataParallel.Shared.Model;
 
 namespace DataParallel.Coordinator.Cli;
 
-/// <summary>The coordinator's commands: train, plot, export, evaluate, summary, fetch-data.</summary>
+/// <summary>The coordinator's commands: train, plot, export, evaluate, predict, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
     public const string ExitCodesHelp = "Exit codes: 0 ok, 1 invalid input, 2 failure, 3 non-finite values, 130 interrupted.";
@@ -17,6 +17,7 @@ public static class CoordinatorCommands
             PlotCommand.Create(),
             ExportCommand.Create(),
             EvaluateCommand.Create(),
+            PredictCommand.Create(),
             Summary(),
             FetchData(),
         };

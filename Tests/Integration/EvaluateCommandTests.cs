@@ -76,4 +76,16 @@ public sealed class EvaluateCommandTests
         Assert.Equal((1, $"error: {dir}: neither model.safetensors nor a checkpoint in this directory"), (code, stderr.Trim()));
         Assert.Equal(["weights.safetensors"], Directory.GetFiles(dir).Select(Path.GetFileName));
     }
+
+    [Theory]
+    [InlineData("export", "RUN_DIR")]
+    [InlineData("evaluate", "MODEL")]
+    [InlineData("predict", "MODEL")]
+    public void The_model_commands_document_their_arguments_and_exit_codes(string command, string argument)
+    {
+        var (code, stdout, _) = ProgramProcess.Run("Coordinator", [command, "--help"], TimeSpan.FromMinutes(1));
+        Assert.Equal(0, code);
+        Assert.Contains($"<{argument}>", stdout);
+        Assert.Contains("Exit codes: 0 ok, 1 invalid input, 2 failure", stdout);
+    }
 }
