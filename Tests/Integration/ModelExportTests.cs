@@ -83,6 +83,25 @@ public sealed class ModelExportTests
     }
 
     [Fact]
+    public void The_run_directory_holds_TensorBoard_events_of_every_step_and_epoch()
+    {
+        var file = Assert.Single(Directory.GetFiles(TrainedRun.Value.RunDirectory, Coordinator.Reporting.TensorBoardLog.FilePrefix + "*"));
+        var scalars = EventFile.Scalars(EventFile.Read(file));
+        var steps = 2 * ((6000 + 127) / 128);
+        Assert.Equal(Enumerable.Range(1, steps).Select(s => (long)s), scalars.Where(s => s.Tag == "train/loss").Select(s => s.Step));
+        Assert.Equal(steps, scalars.Count(s => s.Tag == "train/learning_rate"));
+        Assert.All(scalars.Where(s => s.Tag == "train/loss"), s => Assert.True(float.IsFinite(s.Value) && s.Value > 0));
+
+        var metrics = Coordinator.Reporting.MetricsFiles.ReadMetricsCsv(TrainedRun.PathOf(Coordinator.Reporting.RunFiles.MetricsCsv));
+        Assert.Equal(metrics.Select(m => ((long)m.Epoch, (float)m.TestAccuracy)), scalars.Where(s => s.Tag == "epoch/test_accuracy").Select(s => (s.Step, s.Value)));
+        Assert.Equal(metrics.Select(m => (float)m.TrainLoss), scalars.Where(s => s.Tag == "epoch/train_loss").Select(s => s.Value), (a, b) => Math.Abs(a - b) <= 1e-4f * Math.Max(1, Math.Abs(a)));
+        Assert.Equal([1L, 2L], scalars.Where(s => s.Tag == "workers/in-process-1/compute_ms").Select(s => s.Step));
+        Assert.All(scalars.Where(s => s.Tag == "workers/in-process-1/compute_ms"), s => Assert.True(s.Value > 0));
+        var times = scalars.Select(s => s.WallTime).ToList();
+        Assert.True(times.Zip(times.Skip(1)).All(p => p.Second >= p.First), "wall times go backwards");
+    }
+
+    [Fact]
     public void Export_writes_the_same_model_again_from_the_newest_checkpoint()
     {
         var target = Repository.NewTempDirectory("export");
