@@ -59,7 +59,9 @@ public static class ModelCard
             Line("```");
             Line();
         }
-        Line("The same parameters, to the bit (same build, same kind of CPU; the thread count per worker matters, the number of workers does not):");
+        Line(s.Sync == SyncMode.Grads
+            ? "The same parameters, to the bit (same build, same kind of CPU; the thread count per worker matters, the number of workers does not):"
+            : "The same parameters, to the bit (same build, same kind of CPU, the same thread count per worker and number of replicas):");
         Line();
         Line("```sh");
         Line(ModelFiles.ReproducingCommand(s, o.Workers, o.ThreadsPerWorker));
