@@ -149,6 +149,8 @@ public static class TrainingHost
             processes = StartWorkers(system, launch, self, console);
             var result = await outcome.Task;
             await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            if (result.Result is { } final && !Export.ModelFiles.WriteAtEndOfRun(run, launch, final, console.Out, console.Error))
+                return ExitCodes.Failed;
             processes?.Stop(TimeSpan.FromSeconds(5));
             return result.ExitCode;
         }

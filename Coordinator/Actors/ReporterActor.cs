@@ -5,7 +5,7 @@ using DataParallel.Coordinator.Reporting;
 namespace DataParallel.Coordinator.Actors;
 
 /// <summary>
-/// Turns the coordinator's events into console lines, the progress bar and run files (metrics, throughput, plots).
+/// Turns the coordinator's events into console lines, the progress bar and run files (metrics, throughput, plots, TensorBoard events).
 /// The only writer of either, so the coordinator never blocks on a terminal or a disk; it only routes, the work is
 /// in <see cref="RunConsole"/>, <see cref="RunFiles"/>, <see cref="ThroughputLog"/> and <see cref="RunPlots"/>.
 /// </summary>
@@ -19,6 +19,7 @@ public sealed class ReporterActor : ReceiveActor
     private readonly int _logEvery;
     private readonly Func<TimeSpan> _clock;
     private readonly ThroughputLog _throughput = new(ThroughputWindow);
+    private readonly TensorBoardLog _events;
     private EpochProgress _progress;
 
     /// <param name="epochs">Epochs the run trains, for the bar's "epoch 02/15".</param>
@@ -31,6 +32,7 @@ public sealed class ReporterActor : ReceiveActor
         var started = Stopwatch.StartNew();
         _clock = clock ?? (() => started.Elapsed);
         _progress = EpochProgress.Start(epochs);
+        _events = new TensorBoardLog(files.Directory, ErrorLine);
 
         Receive<WorkerJoined>(j =>
         {
@@ -53,6 +55,7 @@ public sealed class ReporterActor : ReceiveActor
         Receive<UnitCompleted>(u => _throughput.Completed(u.WorkerId, _clock(), u.Images));
         Receive<StepCompleted>(s =>
         {
+            _events.Step(s);
             _progress = _progress.After(s);
             _console.Show(_progress);
             if (_logEvery > 0 && (s.Step + 1) % _logEvery == 0) Line(ConsoleLines.Step(s));
@@ -60,6 +63,7 @@ public sealed class ReporterActor : ReceiveActor
         Receive<EpochCompleted>(e =>
         {
             _files.AppendEpoch(e.Metrics);
+            _events.Epoch(e.Metrics);
             _console.Show(null);
             Line(ConsoleLines.Epoch(e.Metrics));
             WriteThroughputAndPlots();
@@ -87,6 +91,8 @@ public sealed class ReporterActor : ReceiveActor
 
     public static Props Props(RunFiles files, RunConsole console, int logEvery, int epochs, Func<TimeSpan>? clock = null) =>
         Akka.Actor.Props.Create(() => new ReporterActor(files, console, logEvery, epochs, clock));
+
+    protected override void PostStop() => _events.Dispose();
 
     private void Workers(int alive, int expected)
     {

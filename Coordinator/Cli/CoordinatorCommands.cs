@@ -5,7 +5,7 @@ using DataParallel.Shared.Settings;
 
 namespace DataParallel.Coordinator.Cli;
 
-/// <summary>The coordinator's commands: train, plot, summary, fetch-data.</summary>
+/// <summary>The coordinator's commands: train, plot, export, evaluate, predict, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
     public static readonly string ExitCodesHelp = ExitCodes.CoordinatorHelp;
@@ -16,6 +16,9 @@ public static class CoordinatorCommands
         {
             TrainCommand.Create(),
             PlotCommand.Create(),
+            ExportCommand.Create(),
+            EvaluateCommand.Create(),
+            PredictCommand.Create(),
             Summary(),
             FetchData(),
         };
