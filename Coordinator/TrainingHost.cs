@@ -34,7 +34,7 @@ public static class TrainingHost
             CheckBinding(launch);
             var (train, test) = LoadData(settings, console.Out);
             var files = new RunFiles(launch.Out);
-            var (run, runId) = PrepareRun(settings, launch, resumed, files, train, test, console.Out);
+            var (run, runId) = PrepareRun(settings, ref launch, resumed, files, train, test, console.Out);
             using var system = StartNode(launch, console);
             return await TrainAsync(system, settings, launch, run, runId, resumed, files, console, cancel);
         }
@@ -62,8 +62,9 @@ public static class TrainingHost
 
     private static void CheckBinding(LaunchSettings launch)
     {
-        if (!Endpoints.IsLoopback(launch.Host) && launch.Token is null)
-            throw new RunRefused(ExitCodes.Usage, $"--host {launch.Host}: binding beyond loopback needs a join token (--token or {Shared.Security.JoinToken.EnvironmentVariable})");
+        if (BindingRule.Check("--host", launch.Host, launch.Tls is not null, launch.Token is not null) is { } refused)
+            throw new RunRefused(ExitCodes.Usage, refused);
+        if (launch.NoTls && launch.Tls is not null) throw new RunRefused(ExitCodes.Usage, "--no-tls and --tls-certificate exclude each other");
         if (launch.Port != 0 && !PortIsFree(launch.Host, launch.Port))
             throw new RunRefused(ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: the port is in use");
     }
@@ -83,7 +84,7 @@ public static class TrainingHost
     }
 
     /// <summary>The run's state (new, or restored from its checkpoint) and its directory with config and summary.</summary>
-    private static (TrainingRun Run, string RunId) PrepareRun(TrainSettings settings, LaunchSettings launch, Checkpoint? resumed, RunFiles files,
+    private static (TrainingRun Run, string RunId) PrepareRun(TrainSettings settings, ref LaunchSettings launch, Checkpoint? resumed, RunFiles files,
         MnistDataset train, MnistDataset test, TextWriter output)
     {
         if (resumed is null && (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv")) || Directory.Exists(Path.Combine(launch.Out, "checkpoints"))))
@@ -103,6 +104,8 @@ public static class TrainingHost
         }
 
         Directory.CreateDirectory(launch.Out);
+        // TLS even on loopback: without the run's certificate, no other process can reach its actors.
+        if (launch.Tls is null && !launch.NoTls) launch = launch with { Tls = ClusterCertificate.ForRun(launch.Out), RunCertificate = true };
         files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint });
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
@@ -152,6 +155,8 @@ public static class TrainingHost
             if (result.Result is { } final && !Export.ModelFiles.WriteAtEndOfRun(run, launch, final, console.Out, console.Error))
                 return ExitCodes.Failed;
             processes?.Stop(TimeSpan.FromSeconds(5));
+            // A finished run needs its certificate no more; one that stopped early keeps it for --resume.
+            if (result.ExitCode == ExitCodes.Ok && launch.RunCertificate) File.Delete(launch.Tls!.Path);
             return result.ExitCode;
         }
         finally

@@ -28,7 +28,7 @@ public static class WorkerCommand
         id.Validators.Add(r =>
         {
             // Ids go into CSV files and log lines: keep them to characters that need no quoting anywhere.
-            if (r.GetValueOrDefault<string?>() is { } value && (value.Length is 0 or > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            if (r.GetValueOrDefault<string?>() is { } value && !WorkerIds.IsValid(value))
                 r.AddError($"--id: '{value}' must be 1 to 64 letters, digits, '-', '_' or '.'");
         });
         var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 };
@@ -51,6 +51,13 @@ public static class WorkerCommand
         {
             if (!tls.TryLoad(parse, Console.Error, out var clusterTls)) return ExitCodes.Usage;
             Endpoints.TryParse(parse.GetValue(seed)!, out var seedHost, out var seedPort);
+            var hasToken = JoinToken.Resolve(parse.GetValue(token)) is not null;
+            if ((BindingRule.Check("--host", parse.GetValue(host)!, clusterTls is not null, hasToken)
+                 ?? BindingRule.Check("--seed", seedHost, clusterTls is not null, hasToken)) is { } refused)
+            {
+                Console.Error.WriteLine($"error: {refused}");
+                return ExitCodes.Usage;
+            }
             if (parse.GetValue(cpus) is { } cpuList && CpuAffinity.TryParse(cpuList, out var pinned)) CpuAffinity.PinProcess(pinned);
             var options = new WorkerHostOptions(
                 SeedHost: seedHost,

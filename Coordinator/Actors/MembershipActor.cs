@@ -83,6 +83,11 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
             Refuse(request.WorkerId, Sender, $"protocol version {request.ProtocolVersion} does not match the coordinator's {ProtocolInfo.Version}");
             return;
         }
+        if (!WorkerIds.IsValid(request.WorkerId))
+        {
+            Refuse("?", Sender, "a worker id is 1 to 64 letters, digits, '-', '_' or '.'");
+            return;
+        }
         if (request.ModelFingerprint != _fingerprint)
         {
             Refuse(request.WorkerId, Sender, $"model fingerprint {request.ModelFingerprint} does not match the coordinator's {_fingerprint} (a different model architecture)");
@@ -91,7 +96,7 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         if (_members.TryGetValue(request.WorkerId, out var known) && known.Equals(Sender))
         {
             // A retried request from a worker already accepted: answer again, idempotently.
-            Sender.Tell(new JoinAccepted(request.WorkerId, _job), Context.Parent);
+            Sender.Tell(Accepted(request), Context.Parent);
             return;
         }
         var now = DateTime.UtcNow;
@@ -119,9 +124,12 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         if (_members.ContainsKey(id)) Lose(id, "restarted");
         _members[id] = Sender;
         Context.Watch(Sender);
-        Sender.Tell(new JoinAccepted(id, _job), Context.Parent);
+        Sender.Tell(Accepted(pending.Request), Context.Parent);
         Context.Parent.Tell(new WorkerAccepted(new RegisteredWorker(id, Sender, pending.Request.Threads, AddressOf(Sender))));
     }
+
+    private JoinAccepted Accepted(JoinRequest request) => new(request.WorkerId, _job,
+        _launch.Token is not null && request.Nonce is { } nonce ? JoinToken.ProveCoordinator(_launch.Token, nonce, request.WorkerId) : null);
 
     private void Refuse(string workerId, IActorRef worker, string reason)
     {

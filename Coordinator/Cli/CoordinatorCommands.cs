@@ -5,7 +5,7 @@ using DataParallel.Shared.Settings;
 
 namespace DataParallel.Coordinator.Cli;
 
-/// <summary>The coordinator's commands: train, plot, export, evaluate, predict, summary, fetch-data.</summary>
+/// <summary>The coordinator's commands: train, plot, export, evaluate, predict, cert, summary, fetch-data.</summary>
 public static class CoordinatorCommands
 {
     public static readonly string ExitCodesHelp = ExitCodes.CoordinatorHelp;
@@ -19,6 +19,7 @@ public static class CoordinatorCommands
             ExportCommand.Create(),
             EvaluateCommand.Create(),
             PredictCommand.Create(),
+            CertCommand.Create(),
             Summary(),
             FetchData(),
         };

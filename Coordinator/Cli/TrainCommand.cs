@@ -64,13 +64,14 @@ public static class TrainCommand
         // Test-only: make an event (a join) happen during a run by construction rather than by timing.
         var hold = new Option<string?>("--hold-until-joins") { Description = "N@EPOCH:STEP: before that step, wait for N accepted joins in all", Hidden = true };
         hold.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } h && !JoinGate.TryParse(h, out _)) r.AddError($"--hold-until-joins: '{h}' is not N@EPOCH:STEP"); });
+        var noTls = new Option<bool>("--no-tls") { Description = "Loopback only: plain TCP instead of the run's own TLS certificate (any local process can then reach the run)" };
         var tls = new TlsOptions();
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
             sync, localSteps, replicas, evalChunk, output,
-            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery, hold,
+            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery, hold, noTls,
         };
         Option[] fixedByCheckpoint = [epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment, sync, localSteps, replicas, evalChunk, output];
         tls.AddTo(command);
@@ -129,6 +130,7 @@ public static class TrainCommand
                 WorkerTimeout = TimeSpan.FromSeconds(parse.GetValue(workerTimeout)),
                 StragglerMinimum = TimeSpan.FromSeconds(parse.GetValue(straggler)),
                 CheckpointEverySteps = parse.GetValue(checkpointEvery),
+                NoTls = parse.GetValue(noTls),
                 HoldUntilJoins = parse.GetValue(hold) is { } h && JoinGate.TryParse(h, out var gate) ? gate : null,
             };
             var resumeRequest = parse.GetValue(resume) is { } dir

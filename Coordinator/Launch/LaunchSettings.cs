@@ -29,6 +29,10 @@ public sealed record LaunchSettings
     public string? Token { get; init; }
     /// <summary>TLS for Akka.Remote; config.json records the certificate's path and fingerprint, never its password.</summary>
     public ClusterTls? Tls { get; init; }
+    /// <summary>Tls is the run's own certificate (made in its run directory because none was given), removed at its end.</summary>
+    public bool RunCertificate { get; init; }
+    /// <summary>--no-tls: plain TCP on loopback, for measuring what TLS costs; any local process can then reach the run.</summary>
+    public bool NoTls { get; init; }
     public string Out { get; init; } = "";
     public int LogEvery { get; init; }
     public bool Verbose { get; init; }

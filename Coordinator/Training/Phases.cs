@@ -32,6 +32,22 @@ public abstract class Phase(int epoch, long version, int units)
     /// <summary>Keeps a current result; false (and nothing kept) if its values are not finite.</summary>
     public abstract bool Keep(IUnitReply reply);
 
+    /// <summary>
+    /// What is wrong with the shape of a result (vector lengths, counts against the plan), or null. A worker sends
+    /// such a thing only if it is broken or hostile: it is dropped from the run, never allowed to crash the coordinator.
+    /// </summary>
+    public abstract string? Malformed(IUnitReply reply, TrainingRun run);
+
+    protected static string? Counts(int correct, int count, int expected) =>
+        count != expected ? $"{count} examples where the plan has {expected}"
+        : correct < 0 || correct > count ? $"{correct} correct of {count}"
+        : null;
+
+    protected static string? Lengths(TrainingRun run, float[] parameters, float[] buffers) =>
+        parameters.Length != run.Layout.ParameterLength ? $"{parameters.Length} values for {run.Layout.ParameterLength} parameters"
+        : buffers.Length != run.Layout.BufferLength ? $"{buffers.Length} values for {run.Layout.BufferLength} buffer entries"
+        : null;
+
     /// <summary>Images trained by a result, for throughput (0 for evaluation).</summary>
     public virtual int TrainedImages(IUnitReply reply) => 0;
 }
@@ -64,6 +80,10 @@ public sealed class StepPhase(int epoch, int step, long version, int microBatche
     }
 
     public override int TrainedImages(IUnitReply reply) => ((GradientsComputed)reply).Result.Count;
+
+    public override string? Malformed(IUnitReply reply, TrainingRun run) => reply is GradientsComputed { Result: var r }
+        ? Lengths(run, r.Gradients, r.Buffers) ?? Counts(r.Correct, r.Count, run.MicroBatches()[reply.Unit.Index].Count)
+        : $"a {reply.GetType().Name} for a micro-batch";
 
     /// <summary>
     /// The data of the micro-batches each worker will most likely get in the next step (the indices it holds now),
@@ -115,6 +135,10 @@ public sealed class EvalPhase(int epoch, long version, int chunks) : Phase(epoch
         return true;
     }
 
+    public override string? Malformed(IUnitReply reply, TrainingRun run) => reply is ChunkEvaluated { Result: var r }
+        ? Counts(r.Correct, r.Count, run.EvalChunkCount(reply.Unit.Index))
+        : $"a {reply.GetType().Name} for an evaluation chunk";
+
     /// <summary>The whole test set's summed loss and correct count.</summary>
     public EvaluationResult Total() => new(_results.Sum(r => r!.LossSum), _results.Sum(r => r!.Correct), _results.Sum(r => r!.Count));
 }
@@ -142,6 +166,13 @@ public sealed class RoundPhase(int epoch, long version, int replicas) : Phase(ep
     }
 
     public override int TrainedImages(IUnitReply reply) => ((ReplicaTrained)reply).Result.Count;
+
+    public override string? Malformed(IUnitReply reply, TrainingRun run) => reply is ReplicaTrained { Result: var r }
+        ? Lengths(run, r.Parameters, r.Buffers)
+          ?? (r.OptimizerState.Length != run.Optimizer.State.Count || r.OptimizerState.Any(v => v.Length != run.Layout.ParameterLength)
+              ? "optimizer state of the wrong shape" : null)
+          ?? (r.Count <= 0 || r.Correct < 0 || r.Correct > r.Count ? $"{r.Correct} correct of {r.Count}" : null)
+        : $"a {reply.GetType().Name} for a replica";
 
     public IReadOnlyList<ReplicaResult> Results => _results.Select(r => r!).ToList();
 }

@@ -135,6 +135,14 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
             DispatchTo(worker, effects, now);
             return;
         }
+        if (phase.Malformed(reply, run) is { } problem)
+        {
+            phase.Assignment.Reopen(index);
+            effects.Reports.Add(new Notice($"worker {worker.Id} sent a malformed result for {reply.Unit}: {problem}; it is dropped from the run", Warning: true));
+            Remove(worker.Id, "malformed result", now, effects);
+            effects.Downed.Add(worker);
+            return;
+        }
         worker.Stats.Record(Milliseconds(reply), now - sent.Value);
         if (!phase.Keep(reply))
         {

@@ -173,10 +173,12 @@ public sealed class TrainingRun
 
     public int EvalChunks => (Test.Count + Settings.EvalChunk - 1) / Settings.EvalChunk;
 
+    public int EvalChunkCount(int chunk) => Math.Min(Settings.EvalChunk, Test.Count - chunk * Settings.EvalChunk);
+
     public (byte[] Images, byte[] Labels) EvalChunk(int chunk)
     {
         var start = chunk * Settings.EvalChunk;
-        var count = Math.Min(Settings.EvalChunk, Test.Count - start);
+        var count = EvalChunkCount(chunk);
         return (Test.Images.AsSpan(start * MnistDataset.ImageBytes, count * MnistDataset.ImageBytes).ToArray(),
                 Test.Labels.AsSpan(start, count).ToArray());
     }

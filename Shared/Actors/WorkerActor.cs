@@ -39,6 +39,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private JobSpec? _job;
     private IActorRef? _coordinator;
     private long _loadedVersion = -1;
+    // The worker's challenge to whoever answers its join: with a token, only its holder can accept the worker.
+    private readonly byte[] _nonce = JoinToken.NewNonce();
 
     public WorkerActor(WorkerOptions options, TaskCompletionSource<(WorkerExit, string)> exit)
     {
@@ -68,8 +70,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Timers.StartPeriodicTimer("join", RetryJoin.Instance, _options.JoinRetry);
         });
         Receive<RetryJoin>(_ => SendJoinRequest());
-        Receive<JoinChallenge>(c => Sender.Tell(new JoinProof(_options.WorkerId, JoinToken.Prove(_options.Token, c.Nonce, _options.WorkerId))));
-        Receive<JoinAccepted>(a =>
+        Receive<JoinChallenge>(FromCoordinatorPath, c => Sender.Tell(new JoinProof(_options.WorkerId, JoinToken.Prove(_options.Token, c.Nonce, _options.WorkerId))));
+        Receive<JoinAccepted>(a => FromCoordinatorPath(a) && (_options.Token is null || JoinToken.VerifyCoordinator(_options.Token, _nonce, _options.WorkerId, a.Proof)), a =>
         {
             Timers.Cancel("join");
             _job = a.Job;
@@ -79,7 +81,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.Info("Worker {0} joined run {1} ({2} threads)", _options.WorkerId, a.Job.RunId, _options.Threads);
             Become(Active);
         });
-        Receive<JoinRefused>(r =>
+        Receive<JoinRefused>(FromCoordinatorPath, r =>
         {
             Timers.Cancel("join");
             Exit(WorkerExit.Refused, r.Reason);
@@ -102,9 +104,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private bool FromCoordinator(object _) => Sender.Equals(_coordinator);
 
+    // Before it joins, the worker answers only actors at the path it asked (the address part a peer may claim freely:
+    // the token proof in JoinAccepted, or TLS, is what authenticates).
+    private bool FromCoordinatorPath(object _) => Sender.Path.ToStringWithoutAddress() ==
+        (ActorPath.TryParse(_options.CoordinatorPath, out var path) ? path!.ToStringWithoutAddress() : _options.CoordinatorPath);
+
     private void SendJoinRequest() =>
         Context.ActorSelection(_options.CoordinatorPath)
-            .Tell(new JoinRequest(_options.WorkerId, _options.ProtocolVersion, _options.Fingerprint, _options.Threads, _options.Host));
+            .Tell(new JoinRequest(_options.WorkerId, _options.ProtocolVersion, _options.Fingerprint, _options.Threads, _options.Host, _nonce));
 
     private void Compute(ComputeGradients work)
     {

@@ -1,7 +1,9 @@
 namespace DataParallel.Shared.Protocol;
 
-// Worker -> coordinator: first message after the worker's node is Up in the cluster.
-public sealed record JoinRequest(string WorkerId, int ProtocolVersion, string ModelFingerprint, int Threads, string Host) : IProtocolMessage;
+// Worker -> coordinator: first message after the worker's node is Up in the cluster. The nonce is the worker's
+// challenge to the coordinator, which proves in JoinAccepted that it holds the token too.
+public sealed record JoinRequest(string WorkerId, int ProtocolVersion, string ModelFingerprint, int Threads, string Host, byte[]? Nonce = null)
+    : IProtocolMessage;
 
 // Coordinator -> worker: prove you hold the join token (HMAC-SHA256 of the nonce), without sending it.
 public sealed record JoinChallenge(string WorkerId, byte[] Nonce) : IProtocolMessage;
@@ -11,7 +13,8 @@ public sealed record JoinProof(string WorkerId, byte[] Proof) : IProtocolMessage
 /// <summary>What every worker needs to compute exactly what the coordinator expects.</summary>
 public sealed record JobSpec(string RunId, long Seed, double Dropout, double AugmentDegrees, double AugmentTranslate) : IProtocolMessage;
 
-public sealed record JoinAccepted(string WorkerId, JobSpec Job) : IProtocolMessage;
+/// <summary>Coordinator -> worker: accepted, with the job and HMAC(token, worker's nonce) when the run has a token.</summary>
+public sealed record JoinAccepted(string WorkerId, JobSpec Job, byte[]? Proof = null) : IProtocolMessage;
 
 public sealed record JoinRefused(string WorkerId, string Reason) : IProtocolMessage;
 

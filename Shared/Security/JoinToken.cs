@@ -22,6 +22,15 @@ public static class JoinToken
     public static bool Verify(string? token, byte[] nonce, string workerId, byte[] proof) =>
         CryptographicOperations.FixedTimeEquals(Prove(token, nonce, workerId), proof);
 
+    /// <summary>
+    /// The coordinator's answer to a worker's nonce: a different message from a worker's proof (so one can never be
+    /// replayed as the other), by which a worker knows it joined the holder of the token and not whoever answered first.
+    /// </summary>
+    public static byte[] ProveCoordinator(string? token, byte[] nonce, string workerId) => Prove(token, [.. "coordinator:"u8, .. nonce], workerId);
+
+    public static bool VerifyCoordinator(string? token, byte[] nonce, string workerId, byte[]? proof) =>
+        proof is not null && CryptographicOperations.FixedTimeEquals(ProveCoordinator(token, nonce, workerId), proof);
+
     /// <summary>The token from the command line, else from the environment; null when neither is set.</summary>
     public static string? Resolve(string? fromCommandLine) =>
         !string.IsNullOrEmpty(fromCommandLine) ? fromCommandLine : NullIfEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable));

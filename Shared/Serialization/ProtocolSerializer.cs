@@ -42,7 +42,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         switch (obj)
         {
             case JoinRequest m:
-                w.String(m.WorkerId); w.Int32(m.ProtocolVersion); w.String(m.ModelFingerprint); w.Int32(m.Threads); w.String(m.Host);
+                w.String(m.WorkerId); w.Int32(m.ProtocolVersion); w.String(m.ModelFingerprint); w.Int32(m.Threads); w.String(m.Host); w.Bytes(m.Nonce ?? []);
                 break;
             case JoinChallenge m:
                 w.String(m.WorkerId); w.Bytes(m.Nonce);
@@ -51,7 +51,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.String(m.WorkerId); w.Bytes(m.Proof);
                 break;
             case JoinAccepted m:
-                w.String(m.WorkerId); Write(w, m.Job);
+                w.String(m.WorkerId); Write(w, m.Job); w.Bytes(m.Proof ?? []);
                 break;
             case JoinRefused m:
                 w.String(m.WorkerId); w.String(m.Reason);
@@ -113,10 +113,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         var r = new WireReader(bytes);
         object result = manifest switch
         {
-            "JQ" => new JoinRequest(r.String(), r.Int32(), r.String(), r.Int32(), r.String()),
+            "JQ" => new JoinRequest(r.String(), r.Int32(), r.String(), r.Int32(), r.String(), NullIfEmpty(r.Bytes())),
             "JC" => new JoinChallenge(r.String(), r.Bytes()),
             "JP" => new JoinProof(r.String(), r.Bytes()),
-            "JA" => new JoinAccepted(r.String(), ReadJob(ref r)),
+            "JA" => new JoinAccepted(r.String(), ReadJob(ref r), NullIfEmpty(r.Bytes())),
             "JR" => new JoinRefused(r.String(), r.String()),
             "RF" => new RunFinished(r.String(), r.String()),
             "CG" => ReadComputeGradients(ref r),
@@ -133,6 +133,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         r.End();
         return result;
     }
+
+    private static byte[]? NullIfEmpty(byte[] bytes) => bytes.Length == 0 ? null : bytes;
 
     private static void Write(WireWriter w, JobSpec job)
     {

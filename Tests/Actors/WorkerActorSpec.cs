@@ -33,7 +33,7 @@ public sealed class WorkerActorSpec : TestKit
         var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
         _coordinator.Reply(new JoinChallenge(request.WorkerId, [1, 2, 3]));
         _coordinator.ExpectMsg<JoinProof>();
-        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job));
+        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job, JoinToken.ProveCoordinator("secret", request.Nonce!, request.WorkerId)));
     }
 
     [Fact]
@@ -158,5 +158,23 @@ public sealed class WorkerActorSpec : TestKit
         // Its own coordinator still gets answers.
         _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
         Assert.Equal(new UnitId(1, 0, UnitKind.MicroBatch, 0), _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10)).Unit);
+    }
+
+    [Fact]
+    public void Worker_should_take_an_acceptance_only_from_a_holder_of_the_token()
+    {
+        var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        _coordinator.Reply(new JoinChallenge(request.WorkerId, [1, 2, 3]));
+        _coordinator.ExpectMsg<JoinProof>();
+        // Accepted by somebody who does not know the token: ignored, the worker keeps asking.
+        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job, JoinToken.ProveCoordinator("guess", request.Nonce!, request.WorkerId)));
+        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job));
+        var again = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        Assert.Equal(request.Nonce, again.Nonce);
+        _coordinator.Reply(new JoinAccepted(request.WorkerId, Job, JoinToken.ProveCoordinator("secret", request.Nonce!, request.WorkerId)));
+        using var reference = new ModelReplica(Job.Dropout);
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 8).ToArray());
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
+        _coordinator.FishForMessage(m => m is GradientsComputed, TimeSpan.FromSeconds(15));
     }
 }

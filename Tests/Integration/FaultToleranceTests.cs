@@ -21,8 +21,10 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         return (process, directory);
     }
 
-    private static ProgramProcess StartWorker(int port, string id, params string[] extra) =>
-        ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", id, "--threads", "1", .. extra]);
+    /// <summary>An external worker on this machine: the coordinator's port and the run's own certificate, as it printed them.</summary>
+    internal static ProgramProcess StartWorker(ProgramProcess coordinator, string id, params string[] extra) =>
+        ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{Signals.ListeningPort(coordinator, Long)}", "--id", id, "--threads", "1",
+            "--tls-certificate", Signals.RunCertificate(coordinator, Long), .. extra]);
 
     internal static void WaitFor(ProgramProcess process, string text, TimeSpan? timeout = null)
     {
@@ -67,10 +69,10 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--log-every", "1", "--hold-until-joins", "2@1:6", .. CleanRun.Settings]);
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
-        using var first = StartWorker(port, "first");
+        using var first = StartWorker(coordinator, "first");
         WaitFor(coordinator, Holding(1, 6, 2));
         Assert.Contains("epoch 01 step 6/30", coordinator.Stdout);
-        using var late = StartWorker(port, "late");
+        using var late = StartWorker(coordinator, "late");
 
         var sha = Finish(coordinator);
         Assert.Contains("worker late joined", coordinator.Stdout);
@@ -86,11 +88,11 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--log-every", "1", .. CleanRun.Settings]);
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
-        using var doomed = StartWorker(port, "doomed");
+        using var doomed = StartWorker(coordinator, "doomed");
         WaitFor(coordinator, "epoch 01 step 5/30");
         doomed.Kill();
         WaitFor(coordinator, "waiting for workers: 0/1", TimeSpan.FromSeconds(30));
-        using var rescuer = StartWorker(port, "rescuer");
+        using var rescuer = StartWorker(coordinator, "rescuer");
 
         Assert.Equal(clean.Sha256, Finish(coordinator));
         Assert.Contains("worker rescuer joined", coordinator.Stdout);
@@ -198,16 +200,16 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
 
-        using var intruder = StartWorker(port, "intruder", "--token", "guess");
+        using var intruder = StartWorker(coordinator, "intruder", "--token", "guess");
         Assert.True(intruder.WaitForExit(TimeSpan.FromSeconds(60)), intruder.Stdout);
         Assert.Equal(3, intruder.Process.ExitCode);
         Assert.Contains("error: the coordinator refused worker intruder: wrong or missing join token", intruder.Stderr);
-        using var anonymous = StartWorker(port, "anonymous");
+        using var anonymous = StartWorker(coordinator, "anonymous");
         Assert.True(anonymous.WaitForExit(TimeSpan.FromSeconds(60)));
         Assert.Equal(3, anonymous.Process.ExitCode);
 
-        using var member = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "member", "--threads", "1"],
-            environment: new Dictionary<string, string?> { ["DATAPARALLEL_TOKEN"] = token });
+        using var member = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "member", "--threads", "1",
+            "--tls-certificate", Signals.RunCertificate(coordinator, Long)], environment: new Dictionary<string, string?> { ["DATAPARALLEL_TOKEN"] = token });
         Assert.Equal(clean.Sha256, Finish(coordinator));
         Assert.Contains("refused worker intruder", coordinator.Stderr);
 
@@ -222,8 +224,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", .. CleanRun.Settings]);
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
-        using var other = StartWorker(port, "other-model", "--announce-fingerprint", "0000000000000000");
-        using var older = StartWorker(port, "older", "--announce-protocol", "0");
+        using var other = StartWorker(coordinator, "other-model", "--announce-fingerprint", "0000000000000000");
+        using var older = StartWorker(coordinator, "older", "--announce-protocol", "0");
         Assert.True(other.WaitForExit(TimeSpan.FromSeconds(60)));
         Assert.True(older.WaitForExit(TimeSpan.FromSeconds(60)));
         Assert.Equal(3, other.Process.ExitCode);
@@ -323,7 +325,8 @@ public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<Cl
         using (first)
         {
             port = Signals.ListeningPort(first, TimeSpan.FromMinutes(1));
-            worker = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "steadfast", "--threads", "1", "--rejoin-timeout", "120"]);
+            worker = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "steadfast", "--threads", "1", "--rejoin-timeout", "120",
+                "--tls-certificate", Signals.RunCertificate(first, TimeSpan.FromMinutes(1))]);
             FaultToleranceTests.WaitFor(first, FaultToleranceTests.Holding(1, 12, 99));
             Signals.Send(first.Id, Signals.SIGKILL);
             first.WaitForExit(TimeSpan.FromSeconds(10));

@@ -42,7 +42,9 @@ public sealed class ProgramTests
     [InlineData(new[] { "--workers", "0" }, "--workers must be at least 1")]
     [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "--port", "70000" }, "--port must be between 0 and 65535")]
-    [InlineData(new[] { "--host", "0.0.0.0" }, "binding beyond loopback needs a join token")]
+    [InlineData(new[] { "--host", "0.0.0.0" }, "--host 0.0.0.0: beyond loopback, TLS and a join token are both required")]
+    [InlineData(new[] { "--host", "0.0.0.0", "--token", "t" }, "--host 0.0.0.0: beyond loopback, TLS and a join token are both required")]
+    [InlineData(new[] { "--no-tls", "--host", "0.0.0.0", "--token", "t" }, "beyond loopback, TLS and a join token are both required")]
     public void Invalid_options_fail_with_one_clear_line(string[] args, string expected)
     {
         var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, .. args], TimeSpan.FromMinutes(1));
@@ -91,5 +93,34 @@ public sealed class ProgramTests
         var (code, _, stderr) = ProgramProcess.Run("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "3"], TimeSpan.FromMinutes(1));
         Assert.Equal(4, code);
         Assert.Contains("error: no coordinator at 127.0.0.1:9 for 3 s; giving up", stderr);
+    }
+
+    [Theory]
+    [InlineData("--host", "0.0.0.0", "127.0.0.1:9")]
+    [InlineData("--host", "127.0.0.1", "10.1.2.3:4053")]
+    public void A_worker_beyond_loopback_without_tls_and_token_is_refused(string option, string host, string seed)
+    {
+        var (code, stdout, stderr) = ProgramProcess.Run("Worker", ["--seed", seed, "--host", host, "--token", "t"], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        var named = option == "--host" && host != "127.0.0.1" ? $"--host {host}" : $"--seed {seed[..seed.IndexOf(':')]}";
+        Assert.Contains($"error: {named}: beyond loopback, TLS and a join token are both required", stderr + stdout);
+    }
+
+    [Fact]
+    public void Cert_makes_an_owner_only_certificate_that_both_programs_load_and_never_overwrites_one()
+    {
+        var dir = Repository.NewTempDirectory("cert");
+        var path = Path.Combine(dir, "cluster.pfx");
+        var (code, stdout, _) = ProgramProcess.Run("Coordinator", ["cert", path], TimeSpan.FromMinutes(1));
+        Assert.Equal(0, code);
+        Assert.Contains($"wrote {path}", stdout);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        var tls = DataParallel.Shared.Cluster.ClusterTls.Load(path, null);
+        Assert.Contains(tls.Sha256, stdout);
+        var before = File.ReadAllBytes(path);
+        var (again, _, stderr) = ProgramProcess.Run("Coordinator", ["cert", path], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, again);
+        Assert.Contains($"error: {path}: already exists", stderr);
+        Assert.Equal(before, File.ReadAllBytes(path));
     }
 }

@@ -62,6 +62,20 @@ public static partial class Signals
         return int.Parse(ListeningLine().Match(coordinator.Stdout).Groups[1].Value);
     }
 
+    /// <summary>
+    /// The certificate an --external coordinator made for its run (it prints it in "start each with: ..."): a worker
+    /// on this machine needs it to reach the run at all.
+    /// </summary>
+    public static string RunCertificate(ProgramProcess coordinator, TimeSpan timeout)
+    {
+        if (!coordinator.WaitForOutput("start each with:", timeout))
+            throw new TimeoutException($"the coordinator did not say how to start workers\n{coordinator.Stdout}\n{coordinator.Stderr}");
+        return CertificateInLine().Match(coordinator.Stdout).Groups[1].Value;
+    }
+
+    [GeneratedRegex(@"start each with: .* --tls-certificate (\S+)")]
+    private static partial Regex CertificateInLine();
+
     [GeneratedRegex(@"coordinator listening at akka(?:\.ssl)?\.tcp://\S+@[^:]+:(\d+)")]
     private static partial Regex ListeningLine();
 

@@ -152,4 +152,21 @@ public sealed class StepSchedulerTests
         Assert.Contains(tick.Reports, r => r is WorkerLeft { WorkerId: "w2" } l && l.Reason.StartsWith("no reply for"));
         Assert.Equal(["w1"], _scheduler.Workers.Select(w => w.Id));
     }
+
+    [Fact]
+    public void A_result_of_the_wrong_shape_drops_its_worker_and_the_unit_goes_to_another()
+    {
+        var (a, _) = Start();
+        var shortVector = new GradientsComputed(a.Unit(0), new GradientResult(new float[10], _run.Buffers, 2.3f, 7, 64), 5);
+        var effects = _scheduler.Reply(_w1, shortVector, T0);
+        Assert.Contains("worker w1 sent a malformed result", Assert.IsType<Notice>(effects.Reports[0]).Text);
+        Assert.Equal("w1", Assert.Single(effects.Downed).Id);
+        var (to, work) = Assert.Single(Sent<ComputeGradients>(effects));
+        Assert.Equal(("w2", 0), (to, work.Indices.Single()));
+
+        var lyingCount = new GradientsComputed(work.Unit(0), new GradientResult(Result(work, 0).Result.Gradients, _run.Buffers, 2.3f, 70, 64), 5);
+        Assert.Contains("70 correct of 64", Assert.IsType<Notice>(_scheduler.Reply(_w2, lyingCount, T0).Reports[0]).Text);
+        Assert.Empty(_scheduler.Workers);
+        Assert.Equal(0, _run.Version);
+    }
 }
