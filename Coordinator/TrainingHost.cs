@@ -103,7 +103,7 @@ public static class TrainingHost
         }
 
         Directory.CreateDirectory(launch.Out);
-        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint });
+        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256 });
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);

@@ -29,7 +29,11 @@ public sealed record Checkpoint(
     int EpochExamples,
     double EpochTrainSeconds,
     double RunSeconds,
-    IReadOnlyList<EpochMetrics> History);
+    IReadOnlyList<EpochMetrics> History)
+{
+    /// <summary>The <see cref="Shared.Data.DataDigest"/> of the data the run trains on; null in checkpoints from before it was recorded (not checked then).</summary>
+    public string? DataSha256 { get; init; }
+}
 
 public sealed class CheckpointException(string path, string problem) : Exception($"{path}: {problem}");
 
