@@ -43,6 +43,12 @@ public static class TrainingHost
             console.Error.WriteLine($"error: {e.Message}");
             return e.ExitCode;
         }
+        catch (Exception e) when (Shared.IO.FileIoException.IsIo(e))
+        {
+            // config.json, summary.txt, a checkpoint that cannot be read: one line, never a stack trace.
+            console.Error.WriteLine($"error: {Shared.IO.FileIoException.Describe(e)}");
+            return ExitCodes.Failed;
+        }
     }
 
     private static Checkpoint Resume(ResumeRequest resume, TextWriter output, TextWriter error)
@@ -106,7 +112,7 @@ public static class TrainingHost
         Directory.CreateDirectory(launch.Out);
         // TLS even on loopback: without the run's certificate, no other process can reach its actors.
         if (launch.Tls is null && !launch.NoTls) launch = launch with { Tls = ClusterCertificate.ForRun(launch.Out), RunCertificate = true };
-        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint });
+        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256 });
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
@@ -141,7 +147,7 @@ public static class TrainingHost
             console.Out.WriteLine($"coordinator listening at {self}");
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs), "reporter");
+            var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs, system.ActorSelection(ClusterConfig.CoordinatorPath)), "reporter");
             var coordinator = system.ActorOf(CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed), "coordinator");
 
             void Abort(string why) => coordinator.Tell(new CoordinatorActor.Abort(why, ExitCodes.Interrupted));
@@ -151,7 +157,8 @@ public static class TrainingHost
 
             processes = StartWorkers(system, launch, self, console);
             var result = await outcome.Task;
-            await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            var flushed = await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            if (flushed.Failure is not null && result.ExitCode == ExitCodes.Ok) result = new RunOutcome(ExitCodes.Failed, null, flushed.Failure);
             if (result.Result is { } final && !Export.ModelFiles.WriteAtEndOfRun(run, launch, final, console.Out, console.Error))
                 return ExitCodes.Failed;
             processes?.Stop(TimeSpan.FromSeconds(5));

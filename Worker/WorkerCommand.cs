@@ -14,15 +14,16 @@ public static class WorkerCommand
         var seed = new Option<string>("--seed") { Description = "The coordinator's address, HOST:PORT", Required = true };
         seed.Validators.Add(r =>
         {
-            if (!Endpoints.TryParse(r.GetValueOrDefault<string>() ?? "", out _, out _))
+            // The host goes into HOCON's seed-nodes: a name or an IP literal only.
+            if (!Endpoints.TryParse(r.GetValueOrDefault<string>() ?? "", out var seedHost, out _) || !OptionRules.IsHost(seedHost))
                 r.AddError($"--seed: '{r.GetValueOrDefault<string>()}' is not HOST:PORT");
         });
-        var host = new Option<string>("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" };
-        var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes use to reach this one (behind NAT or in a container)" };
+        var host = new Option<string>("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" }.Host();
+        var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes use to reach this one (behind NAT or in a container)" }.Host();
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 0 };
         port.Validators.Add(r => Endpoints.ValidatePort(r, "--port", allowZero: true));
-        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--threads must be at least 1"); });
+        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount }
+            .Within(1, OptionRules.MaxThreads);
         var token = new Option<string?>("--token") { Description = $"Join token (or set {JoinToken.EnvironmentVariable}); required by a coordinator that binds beyond loopback" };
         var id = new Option<string?>("--id") { Description = "Worker id: letters, digits, '-', '_' and '.' (default: host-pid)" };
         id.Validators.Add(r =>
@@ -31,10 +32,8 @@ public static class WorkerCommand
             if (r.GetValueOrDefault<string?>() is { } value && !WorkerIds.IsValid(value))
                 r.AddError($"--id: '{value}' must be 1 to 64 letters, digits, '-', '_' or '.'");
         });
-        var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 };
-        rejoin.Validators.Add(r => { if (r.GetValueOrDefault<double>() <= 0) r.AddError("--rejoin-timeout must be positive"); });
-        var cpus = new Option<string?>("--cpus") { Description = "Pin this worker to these CPUs, e.g. 0 or 2-3 (the coordinator pins the workers it starts)" };
-        cpus.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } c && !CpuAffinity.TryParse(c, out _)) r.AddError($"--cpus: '{c}' is not a CPU list such as 0, 2-3 or 0,2"); });
+        var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 }.Seconds();
+        var cpus = new Option<string?>("--cpus") { Description = "Pin this worker to these CPUs (online ones), e.g. 0 or 2-3 (the coordinator pins the workers it starts)" }.CpuList();
         var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
         // Fault injection for the refusal tests: announce a model or protocol this build does not have.

@@ -200,7 +200,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Fail($"cannot write a checkpoint in {_checkpoints.Directory}: {e.Message}", ExitCodes.Failed);
+            Fail(Shared.IO.FileIoException.Describe(e), ExitCodes.Failed);
             return false;
         }
     }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Akka.Actor;
 using DataParallel.Coordinator.Reporting;
+using DataParallel.Shared.IO;
+using DataParallel.Shared.Settings;
 
 namespace DataParallel.Coordinator.Actors;
 
@@ -8,6 +10,9 @@ namespace DataParallel.Coordinator.Actors;
 /// Turns the coordinator's events into console lines, the progress bar and run files (metrics, throughput, plots, TensorBoard events).
 /// The only writer of either, so the coordinator never blocks on a terminal or a disk; it only routes, the work is
 /// in <see cref="RunConsole"/>, <see cref="RunFiles"/>, <see cref="ThroughputLog"/> and <see cref="RunPlots"/>.
+/// A file it cannot write (a full disk, a read-only mount) stops the run: it asks the coordinator to abort, writes
+/// nothing more, and <see cref="Flushed"/> carries the failure to the program's exit code.
+/// Going on, or restarting, would end the run with exit 0 and lines missing from its files.
 /// </summary>
 public sealed class ReporterActor : ReceiveActor
 {
@@ -17,22 +22,30 @@ public sealed class ReporterActor : ReceiveActor
     private readonly RunFiles _files;
     private readonly RunConsole _console;
     private readonly int _logEvery;
+    private readonly ICanTell _coordinator;
     private readonly Func<TimeSpan> _clock;
     private readonly ThroughputLog _throughput = new(ThroughputWindow);
     private readonly TensorBoardLog _events;
     private EpochProgress _progress;
+    /// <summary>The first file that could not be written, as "PATH: cannot write: REASON".</summary>
+    private string? _failure;
+    /// <summary>The coordinator has ended the run: nobody is left to abort, a failure is this actor's to print.</summary>
+    private bool _over;
 
     /// <param name="epochs">Epochs the run trains, for the bar's "epoch 02/15".</param>
+    /// <param name="coordinator">Whom to ask for <see cref="CoordinatorActor.Abort"/> when a file cannot be written: a
+    /// selection, since the coordinator is started after its reporter.</param>
     /// <param name="clock">Time since the run started; a stopwatch started with the actor unless a test gives one.</param>
-    public ReporterActor(RunFiles files, RunConsole console, int logEvery, int epochs, Func<TimeSpan>? clock = null)
+    public ReporterActor(RunFiles files, RunConsole console, int logEvery, int epochs, ICanTell coordinator, Func<TimeSpan>? clock = null)
     {
         _files = files;
         _console = console;
         _logEvery = logEvery;
+        _coordinator = coordinator;
         var started = Stopwatch.StartNew();
         _clock = clock ?? (() => started.Elapsed);
         _progress = EpochProgress.Start(epochs);
-        _events = new TensorBoardLog(files.Directory, ErrorLine);
+        _events = new TensorBoardLog(files.Directory, Failed);
 
         Receive<WorkerJoined>(j =>
         {
@@ -55,44 +68,55 @@ public sealed class ReporterActor : ReceiveActor
         Receive<UnitCompleted>(u => _throughput.Completed(u.WorkerId, _clock(), u.Images));
         Receive<StepCompleted>(s =>
         {
-            _events.Step(s);
+            if (_failure is null) _events.Step(s);
             _progress = _progress.After(s);
             _console.Show(_progress);
             if (_logEvery > 0 && (s.Step + 1) % _logEvery == 0) Line(ConsoleLines.Step(s));
         });
         Receive<EpochCompleted>(e =>
         {
-            _files.AppendEpoch(e.Metrics);
-            _events.Epoch(e.Metrics);
+            Record(() => _files.AppendEpoch(e.Metrics));
+            if (_failure is null) _events.Epoch(e.Metrics);
             _console.Show(null);
             Line(ConsoleLines.Epoch(e.Metrics));
             WriteThroughputAndPlots();
         });
         Receive<RunCompleted>(c =>
         {
-            _files.WriteResult(c.Result);
+            _over = true;
+            Record(() => _files.WriteResult(c.Result));
             WriteThroughputAndPlots();
             _console.EndProgress();
-            Line(ConsoleLines.Testing(c.Result));
+            // A run whose files are incomplete has no result to announce, only the failure (which may predate the end).
+            if (_failure is not null) ErrorLine($"error: {_failure}");
+            else Line(ConsoleLines.Testing(c.Result));
         });
         Receive<RunFailed>(f =>
         {
+            _over = true;
             // What was measured up to the failure is worth keeping: Workers.png shows a crash best.
             WriteThroughputAndPlots();
             _console.EndProgress();
             ErrorLine($"error: {f.Error}");
+            // Most often the same cause (a full disk fails the checkpoint, then throughput.csv): one error, this as a warning.
+            if (_failure is not null && _failure != f.Error) ErrorLine($"warning: {_failure}");
         });
         Receive<Flush>(_ =>
         {
-            _console.Flush();
-            Sender.Tell(Flushed.Instance);
+            try { _console.Flush(); }
+            catch (Exception e) when (FileIoException.IsIo(e)) { _failure ??= FileIoException.Describe(e); }
+            Sender.Tell(new Flushed(_failure));
         });
     }
 
-    public static Props Props(RunFiles files, RunConsole console, int logEvery, int epochs, Func<TimeSpan>? clock = null) =>
-        Akka.Actor.Props.Create(() => new ReporterActor(files, console, logEvery, epochs, clock));
+    public static Props Props(RunFiles files, RunConsole console, int logEvery, int epochs, ICanTell coordinator, Func<TimeSpan>? clock = null) =>
+        Akka.Actor.Props.Create(() => new ReporterActor(files, console, logEvery, epochs, coordinator, clock));
 
-    protected override void PostStop() => _events.Dispose();
+    protected override void PostStop()
+    {
+        _over = true;
+        _events.Dispose();
+    }
 
     private void Workers(int alive, int expected)
     {
@@ -102,29 +126,62 @@ public sealed class ReporterActor : ReceiveActor
 
     private void WriteThroughputAndPlots()
     {
+        var samples = _throughput.Samples(_clock());
+        Record(() => _files.WriteThroughput(samples));
+        if (_failure is not null) return;
+        RunPlots plots;
         try
         {
-            var samples = _throughput.Samples(_clock());
-            _files.WriteThroughput(samples);
-            _files.WritePlots(RunPlots.Render(_files.Epochs.Select(MetricsRow.Of).ToList(), samples));
+            plots = RunPlots.Render(_files.Epochs.Select(MetricsRow.Of).ToList(), samples);
         }
         catch (Exception e)
         {
-            // Training goes on without pictures; this actor must not restart either, or the throughput history is lost.
-            ErrorLine($"warning: could not write throughput.csv or the plots in {_files.Directory}: {e.GetType().Name}: {e.Message}");
+            // A chart the plotting library cannot draw is not a lost line: training goes on without pictures. This actor
+            // must not restart either, or the throughput history is lost.
+            ErrorLine($"warning: could not draw the plots for {_files.Directory}: {e.GetType().Name}: {e.Message}");
+            return;
+        }
+        Record(() => _files.WritePlots(plots));
+    }
+
+    /// <summary>Writes unless a write has already failed; a failure stops the run.</summary>
+    private void Record(Action write)
+    {
+        if (_failure is not null) return;
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (FileIoException.IsIo(e))
+        {
+            Failed(FileIoException.Describe(e));
         }
     }
 
-    private void Line(string text)
+    private void Failed(string failure)
     {
-        _console.Out.WriteLine(text);
-        _console.Out.Flush();
+        if (_failure is not null) return;
+        _failure = failure;
+        // The coordinator's RunFailed brings the line back to print; once the run is over, RunCompleted prints it.
+        if (!_over) _coordinator.Tell(new CoordinatorActor.Abort(failure, ExitCodes.Failed), Self);
     }
 
-    private void ErrorLine(string text)
+    private void Line(string text) => Print(_console.Out, text);
+
+    private void ErrorLine(string text) => Print(_console.Error, text);
+
+    /// <summary>A line that cannot be printed (stdout on a full disk) is lost like a line of a file: the run stops.</summary>
+    private void Print(TextWriter writer, string text)
     {
-        _console.Error.WriteLine(text);
-        _console.Error.Flush();
+        try
+        {
+            writer.WriteLine(text);
+            writer.Flush();
+        }
+        catch (Exception e) when (FileIoException.IsIo(e))
+        {
+            Failed(FileIoException.Describe(e));
+        }
     }
 
     public sealed class Flush
@@ -132,8 +189,6 @@ public sealed class ReporterActor : ReceiveActor
         public static readonly Flush Instance = new();
     }
 
-    public sealed class Flushed
-    {
-        public static readonly Flushed Instance = new();
-    }
+    /// <param name="Failure">The file that could not be written, if one could not: the run failed even if it completed.</param>
+    public sealed record Flushed(string? Failure);
 }

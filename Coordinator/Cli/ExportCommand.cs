@@ -61,7 +61,7 @@ public static class ExportCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Fail(error, ExitCodes.Failed, $"cannot write the model files in {target}: {e.Message}");
+            return Fail(error, ExitCodes.Failed, Shared.IO.FileIoException.Describe(e));
         }
     }
 

@@ -78,7 +78,7 @@ public static class ModelFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error.WriteLine($"error: cannot write the model files in {launch.Out}: {e.Message}");
+            error.WriteLine($"error: {FileIoException.Describe(e)}");
             return false;
         }
     }

@@ -28,7 +28,12 @@ public abstract class RunConsole : IDisposable
         Error.Flush();
     }
 
-    public virtual void Dispose() => Flush();
+    public virtual void Dispose()
+    {
+        // The last flush of a run that could not write its output: the failure was reported (or could not be).
+        try { Flush(); }
+        catch (Exception e) when (Shared.IO.FileIoException.IsIo(e)) { }
+    }
 
     /// <summary>
     /// A live progress bar when stdout is this process's terminal and it understands ANSI; plain lines otherwise
@@ -42,7 +47,7 @@ public abstract class RunConsole : IDisposable
             if (terminal.Profile.Capabilities is { Ansi: true, Interactive: true })
                 return new LiveConsole(terminal, error, errorOnTerminal: ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected);
         }
-        return new PlainConsole(output, error);
+        return new PlainConsole(new NamedTextWriter(output, "standard output"), new NamedTextWriter(error, "standard error"));
     }
 }
 

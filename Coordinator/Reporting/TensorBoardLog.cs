@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using DataParallel.Shared.IO;
 using Google.Protobuf;
 using Tensorboard;
 
@@ -11,13 +12,15 @@ namespace DataParallel.Coordinator.Reporting;
 /// SummaryWriter, which stamps its first event with DateTime.Ticks instead of seconds (TensorBoard's relative-time
 /// axis then starts millennia off), rounds wall times to whole seconds and reopens the file for every value.
 /// Opened at the first value; a resumed run adds a second file, which TensorBoard reads with the first.
-/// A file that cannot be written is reported once through <c>warn</c> and given up: training goes on without it.
+/// A file that cannot be written is reported once through <c>fail</c> (one line: the path and the reason) and
+/// nothing more is written to it: its owner stops the run rather than go on with events missing.
 /// </summary>
-public sealed class TensorBoardLog(string directory, Action<string> warn, Func<DateTimeOffset>? clock = null) : IDisposable
+public sealed class TensorBoardLog(string directory, Action<string> fail, Func<DateTimeOffset>? clock = null) : IDisposable
 {
     public const string FilePrefix = "events.out.tfevents.";
     private readonly Func<DateTimeOffset> _clock = clock ?? (() => DateTimeOffset.UtcNow);
     private FileStream? _file;
+    private string? _path;
     private bool _failed;
 
     public string? Path => _file?.Name;
@@ -65,7 +68,7 @@ public sealed class TensorBoardLog(string directory, Action<string> warn, Func<D
 
     public void Dispose()
     {
-        _file?.Dispose();
+        Guard(() => _file?.Dispose());
         _file = null;
     }
 
@@ -77,7 +80,7 @@ public sealed class TensorBoardLog(string directory, Action<string> warn, Func<D
         {
             Directory.CreateDirectory(directory);
             var name = $"{FilePrefix}{_clock().ToUnixTimeSeconds()}.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..8]}";
-            _file = new FileStream(System.IO.Path.Combine(directory, name), FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+            _file = new FileStream(_path = System.IO.Path.Combine(directory, name), FileMode.CreateNew, FileAccess.Write, FileShare.Read);
             Append(new Event { WallTime = Now(), FileVersion = "brain.Event:2" });
         }
         Append(record);
@@ -90,10 +93,10 @@ public sealed class TensorBoardLog(string directory, Action<string> warn, Func<D
         {
             write();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (FileIoException.IsIo(e))
         {
             _failed = true;
-            warn($"warning: TensorBoard events are no longer written in {directory}: {e.Message}");
+            fail(FileIoException.Writing(_path ?? directory, e).Message);
         }
     }
 

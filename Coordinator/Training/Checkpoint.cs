@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using DataParallel.Coordinator.Reporting;
+using DataParallel.Shared.IO;
 using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Settings;
 
@@ -29,7 +30,11 @@ public sealed record Checkpoint(
     int EpochExamples,
     double EpochTrainSeconds,
     double RunSeconds,
-    IReadOnlyList<EpochMetrics> History);
+    IReadOnlyList<EpochMetrics> History)
+{
+    /// <summary>The <see cref="Shared.Data.DataDigest"/> of the data the run trains on; null in checkpoints from before it was recorded (not checked then).</summary>
+    public string? DataSha256 { get; init; }
+}
 
 public sealed class CheckpointException(string path, string problem) : Exception($"{path}: {problem}");
 
@@ -92,12 +97,17 @@ public sealed class CheckpointStore(string runDirectory, int keep = 2)
 {
     public string Directory { get; } = Path.Combine(runDirectory, "checkpoints");
 
+    /// <summary>Writes the checkpoint, then removes all but the newest <c>keep</c>; a <see cref="FileIoException"/> if it cannot.</summary>
     public string Save(Checkpoint checkpoint)
     {
-        Shared.IO.AtomicFile.RemoveLeftovers(Directory);
+        AtomicFile.RemoveLeftovers(Directory);
         var path = Path.Combine(Directory, $"checkpoint-e{checkpoint.Epoch:D3}-s{checkpoint.Step:D6}.ckpt");
-        Shared.IO.AtomicFile.WriteAllBytes(path, CheckpointFile.Encode(checkpoint));
-        foreach (var old in Files().Skip(keep)) File.Delete(old);
+        AtomicFile.WriteAllBytes(path, CheckpointFile.Encode(checkpoint));
+        foreach (var old in Files().Skip(keep))
+        {
+            try { File.Delete(old); }
+            catch (Exception e) when (FileIoException.IsIo(e)) { throw new FileIoException(old, $"cannot remove: {FileIoException.Reason(e)}", e); }
+        }
         return path;
     }
 
@@ -126,9 +136,14 @@ public sealed class CheckpointStore(string runDirectory, int keep = 2)
             throw new CheckpointException(runDirectory, $"no checkpoint to resume from ({Directory} has none)");
         foreach (var file in files)
         {
+            byte[] bytes;
+            // A file that cannot be read (a device error, a denied permission) is not a damaged checkpoint to skip:
+            // the older one would silently lose training, and the disk may fail it too.
+            try { bytes = File.ReadAllBytes(file); }
+            catch (Exception e) when (FileIoException.IsIo(e)) { throw FileIoException.Reading(file, e); }
             try
             {
-                return (CheckpointFile.Decode(File.ReadAllBytes(file), file), file);
+                return (CheckpointFile.Decode(bytes, file), file);
             }
             catch (CheckpointException e)
             {

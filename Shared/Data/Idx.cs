@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using DataParallel.Shared.IO;
 
 namespace DataParallel.Shared.Data;
 
@@ -88,6 +89,18 @@ public static class Idx
     {
         if (!System.IO.File.Exists(path))
             throw new DataFileException(path, "file not found");
+        try
+        {
+            return ReadAllOrThrow(path);
+        }
+        catch (Exception e) when (FileIoException.IsIo(e))
+        {
+            throw new DataFileException(path, $"cannot read: {FileIoException.Reason(e)}");
+        }
+    }
+
+    private static byte[] ReadAllOrThrow(string path)
+    {
         using var file = System.IO.File.OpenRead(path);
         Span<byte> sniff = stackalloc byte[2];
         var gz = file.Read(sniff) == 2 && sniff[0] == 0x1f && sniff[1] == 0x8b;

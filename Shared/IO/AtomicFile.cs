@@ -4,7 +4,8 @@ namespace DataParallel.Shared.IO;
 
 /// <summary>
 /// Writes a file so that a reader (or a process killed mid-write) only ever sees the old or the new content:
-/// write a temporary file next to it, flush it to disk, rename it over the target.
+/// write a temporary file next to it, flush it to disk, rename it over the target. A write that fails (a full disk,
+/// a read-only mount) leaves the old content and throws a <see cref="FileIoException"/> naming the target.
 /// </summary>
 public static class AtomicFile
 {
@@ -13,10 +14,10 @@ public static class AtomicFile
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(directory);
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
             {
                 stream.Write(bytes);
@@ -24,10 +25,10 @@ public static class AtomicFile
             }
             File.Move(temporary, path, overwrite: true);
         }
-        catch
+        catch (Exception e) when (FileIoException.IsIo(e))
         {
-            try { File.Delete(temporary); } catch (IOException) { }
-            throw;
+            try { File.Delete(temporary); } catch (Exception d) when (FileIoException.IsIo(d)) { }
+            throw FileIoException.Writing(path, e);
         }
     }
 
@@ -57,7 +58,7 @@ public static class AtomicFile
                 File.Delete(file);
                 removed++;
             }
-            catch (IOException) { }
+            catch (Exception e) when (FileIoException.IsIo(e)) { }
         }
         return removed;
     }

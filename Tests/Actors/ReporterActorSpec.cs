@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using DataParallel.Coordinator.Actors;
 using DataParallel.Coordinator.Reporting;
+using DataParallel.Shared.Settings;
 using DataParallel.Tests.Support;
 using DataParallel.Tests.Unit;
 
@@ -19,7 +20,7 @@ public sealed class ReporterActorSpec : TestKit
     public ReporterActorSpec() : base("akka.loglevel = WARNING")
     {
         var console = new PlainConsole(_out, _error);
-        _reporter = Sys.ActorOf(ReporterActor.Props(new RunFiles(_dir), console, logEvery: 2, epochs: 2, clock: () => _now));
+        _reporter = Sys.ActorOf(ReporterActor.Props(new RunFiles(_dir), console, logEvery: 2, epochs: 2, coordinator: TestActor, clock: () => _now));
     }
 
     private void At(double seconds, object message)
@@ -70,6 +71,48 @@ public sealed class ReporterActorSpec : TestKit
         Assert.Equal([new(1, "w1", 32), new(2, "w1", 0)], MetricsFiles.ReadThroughputCsv(Path.Combine(_dir, RunFiles.ThroughputCsv)));
         Assert.True(File.Exists(Path.Combine(_dir, RunPlots.WorkersFile)));
         Assert.Equal("error: interrupted\n", _error.ToString());
+    }
+
+    [Fact]
+    public void A_metrics_file_that_cannot_be_written_stops_the_run_and_nothing_more_is_written()
+    {
+        At(0.1, new WorkerJoined("w1", "in-process", 1, 1, 1));
+        At(3.0, new EpochCompleted(MetricsFilesTests.Epoch(1)));
+        var metricsBefore = File.ReadAllText(Path.Combine(_dir, RunFiles.MetricsCsv));
+        // A directory where the file goes: the rename of the written temporary file over it fails (EISDIR).
+        var jsonl = Path.Combine(_dir, RunFiles.MetricsJsonl);
+        File.Delete(jsonl);
+        Directory.CreateDirectory(jsonl);
+
+        _reporter.Tell(new EpochCompleted(MetricsFilesTests.Epoch(2)), TestActor);
+        var abort = ExpectMsg<CoordinatorActor.Abort>(TimeSpan.FromSeconds(10));
+        Assert.Equal(($"{jsonl}: cannot write: Is a directory", ExitCodes.Failed), (abort.Reason, abort.ExitCode));
+        // What the coordinator does with it: fail the run, which the reporter prints, once.
+        _reporter.Tell(new RunFailed(abort.Reason, abort.ExitCode), TestActor);
+        _reporter.Tell(ReporterActor.Flush.Instance, TestActor);
+        Assert.Equal(abort.Reason, ExpectMsg<ReporterActor.Flushed>(TimeSpan.FromSeconds(10)).Failure);
+
+        Assert.Equal($"error: {abort.Reason}\n", _error.ToString());
+        // metrics.csv, written before metrics.jsonl failed, already holds epoch 2; throughput.csv and the plots are
+        // not rewritten after the failure, and no temporary file is left behind.
+        Assert.Equal(2, MetricsFiles.ReadMetricsCsv(Path.Combine(_dir, RunFiles.MetricsCsv)).Count);
+        Assert.NotEqual(metricsBefore, File.ReadAllText(Path.Combine(_dir, RunFiles.MetricsCsv)));
+        Assert.Equal(3, MetricsFiles.ReadThroughputCsv(Path.Combine(_dir, RunFiles.ThroughputCsv)).Count);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void A_result_that_cannot_be_written_is_the_runs_error_and_no_result_is_printed()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "result.json"));
+        var result = new RunResult("run", 1, 0.9, 0.3, 0.8, new string('a', 64), 12, 0, 0, [MetricsFilesTests.Epoch(1)]);
+        _reporter.Tell(new RunCompleted(result), TestActor);
+        _reporter.Tell(ReporterActor.Flush.Instance, TestActor);
+        // The coordinator has finished: nothing to abort (no Abort before the reply), the failure goes to the exit code.
+        var flushed = ExpectMsg<ReporterActor.Flushed>(TimeSpan.FromSeconds(10));
+        Assert.Equal($"{Path.Combine(_dir, "result.json")}: cannot write: Is a directory", flushed.Failure);
+        Assert.Equal($"error: {flushed.Failure}\n", _error.ToString());
+        Assert.DoesNotContain("Final parameters", _out.ToString());
     }
 
     [Fact]

@@ -39,7 +39,25 @@ public sealed class ProgramTests
     [InlineData(new[] { "--epochs", "-1" }, "--epochs must be at least 1")]
     [InlineData(new[] { "--batch-size", "100", "--micro-batch", "32" }, "--batch-size 100 is not divisible by --micro-batch 32")]
     [InlineData(new[] { "--optimizer", "rmsprop" }, "rmsprop")]
-    [InlineData(new[] { "--workers", "0" }, "--workers must be at least 1")]
+    [InlineData(new[] { "--workers", "0" }, "--workers must be between 1 and 1024, not 0")]
+    [InlineData(new[] { "--external", "--workers", "1025" }, "--workers must be between 1 and 1024, not 1025")]
+    [InlineData(new[] { "--workers", "100000" }, "--workers 100000: at most ")]
+    [InlineData(new[] { "--in-process", "--workers", "100000" }, "--workers 100000: at most ")]
+    [InlineData(new[] { "--dropout", "NaN" }, "--dropout must be a number in [0, 1), not NaN")]
+    [InlineData(new[] { "--momentum", "5" }, "--momentum must be a number in [0, 1), not 5")]
+    [InlineData(new[] { "--lr", "NaN" }, "--lr must be a finite number above 0, not NaN")]
+    [InlineData(new[] { "--lr", "Infinity" }, "--lr must be a finite number above 0, not Infinity")]
+    [InlineData(new[] { "--weight-decay", "Infinity" }, "--weight-decay must be a finite number of at least 0, not Infinity")]
+    [InlineData(new[] { "--worker-timeout", "Infinity" }, "--worker-timeout must be a number in (0, 86400], not Infinity")]
+    [InlineData(new[] { "--straggler-timeout", "NaN" }, "--straggler-timeout must be a number in (0, 86400], not NaN")]
+    [InlineData(new[] { "--host", "127.0.0.1\" seed-nodes = [\"x" }, "--host: '127.0.0.1\" seed-nodes = [\"x' is not a host name or an IP address")]
+    [InlineData(new[] { "--public-host", "my host" }, "--public-host: 'my host' is not a host name or an IP address")]
+    [InlineData(new[] { "--log-every", "2000000000" }, "--log-every must be between 0 and 60000")]
+    [InlineData(new[] { "--eval-chunk", "2000000000" }, "--eval-chunk must be between 1 and 10000")]
+    [InlineData(new[] { "--batch-size", "2000000000" }, "--batch-size must be between 1 and 60000")]
+    [InlineData(new[] { "--micro-batch", "32768", "--batch-size", "32768" }, "--micro-batch must be between 1 and 16384")]
+    [InlineData(new[] { "--threads-per-worker", "1025" }, "--threads-per-worker must be between 1 and 1024, not 1025")]
+    [InlineData(new[] { "--sync", "params", "--batch-size", "60000", "--micro-batch", "60", "--replicas", "1", "--local-steps", "2" }, "--sync params: a replica round of --local-steps x --batch-size / replicas = 120000 images exceeds 16384")]
     [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "--port", "70000" }, "--port must be between 0 and 65535")]
     [InlineData(new[] { "--host", "0.0.0.0" }, "--host 0.0.0.0: beyond loopback, TLS and a join token are both required")]
@@ -51,6 +69,25 @@ public sealed class ProgramTests
         Assert.Equal(1, code);
         Assert.Contains(expected, stderr + stdout);
         Assert.DoesNotContain("Exception", stderr);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--rejoin-timeout", "NaN" }, "--rejoin-timeout must be a number in (0, 86400], not NaN")]
+    [InlineData(new[] { "--rejoin-timeout", "Infinity" }, "--rejoin-timeout must be a number in (0, 86400], not Infinity")]
+    [InlineData(new[] { "--cpus", "0-2000000000" }, "--cpus: '0-2000000000' is not a list of CPU ids below 1024")]
+    [InlineData(new[] { "--cpus", "1023" }, "--cpus: CPU 1023 is not online on this machine (online: ")]
+    [InlineData(new[] { "--threads", "1025" }, "--threads must be between 1 and 1024, not 1025")]
+    [InlineData(new[] { "--host", "127.0.0.1\"" }, "--host: '127.0.0.1\"' is not a host name or an IP address")]
+    [InlineData(new[] { "--public-host", "a b" }, "--public-host: 'a b' is not a host name or an IP address")]
+    [InlineData(new[] { "--seed", "x\"y:4053" }, "--seed: 'x\"y:4053' is not HOST:PORT")]
+    public void Invalid_worker_options_fail_with_one_clear_line(string[] args, string expected)
+    {
+        // Should an option wrongly pass, the worker gives up on its missing coordinator after 5 s, with exit code 4.
+        string[] defaults = [.. args.Contains("--seed") ? [] : new[] { "--seed", "127.0.0.1:9" }, .. args.Contains("--rejoin-timeout") ? [] : new[] { "--rejoin-timeout", "5" }];
+        var (code, stdout, stderr) = ProgramProcess.Run("Worker", [.. defaults, .. args], TimeSpan.FromMinutes(1));
+        Assert.Equal(1, code);
+        Assert.Contains(expected, stderr);
+        Assert.DoesNotContain("Exception", stderr + stdout);
     }
 
     [Fact]

@@ -60,16 +60,19 @@ public sealed class TensorBoardLogTests
     }
 
     [Fact]
-    public void A_log_that_cannot_be_written_warns_once_and_lets_training_go_on()
+    public void A_log_that_cannot_be_written_fails_once_naming_the_path()
     {
         var notADirectory = Path.Combine(Repository.NewTempDirectory("tensorboard-bad"), "file");
         File.WriteAllText(notADirectory, "in the way");
-        var warnings = new List<string>();
-        using var log = new TensorBoardLog(notADirectory, warnings.Add);
-        log.Step(new StepCompleted(1, 0, 10, 2.5, 128, 128, 0.5, 2, 0.01));
-        log.Scalar("train/loss", 1, 2);
-        var warning = Assert.Single(warnings);
-        Assert.StartsWith($"warning: TensorBoard events are no longer written in {notADirectory}: ", warning);
+        var failures = new List<string>();
+        using (var log = new TensorBoardLog(notADirectory, failures.Add))
+        {
+            log.Step(new StepCompleted(1, 0, 10, 2.5, 128, 128, 0.5, 2, 0.01));
+            log.Scalar("train/loss", 1, 2);
+        }
+        var failure = Assert.Single(failures);
+        // The directory cannot be created where a file is (EEXIST).
+        Assert.Equal($"{notADirectory}: cannot write: File exists", failure);
         Assert.Equal("in the way", File.ReadAllText(notADirectory, Encoding.UTF8));
     }
 }
