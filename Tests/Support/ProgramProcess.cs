@@ -20,11 +20,18 @@ public sealed class ProgramProcess : IDisposable
     public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
 
     /// <param name="program">"Coordinator" or "Worker".</param>
-    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string?>? environment = null)
+    /// <param name="launcher">A command that execs the program, e.g. <c>ip netns exec NAME</c> (the pid stays the program's).</param>
+    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string?>? environment = null,
+        IReadOnlyList<string>? launcher = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program + ".dll");
         if (!File.Exists(dll)) throw new FileNotFoundException(dll);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(launcher?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (launcher is not null)
+        {
+            foreach (var a in launcher.Skip(1)) start.ArgumentList.Add(a);
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(dll);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.WorkingDirectory = workingDirectory ?? Path.GetTempPath();
@@ -68,13 +75,18 @@ public sealed class ProgramProcess : IDisposable
     }
 
     /// <summary>Waits until stdout contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForOutput(string text, TimeSpan timeout)
+    public bool WaitForOutput(string text, TimeSpan timeout) => WaitFor(() => Stdout.Contains(text), timeout);
+
+    /// <summary>Waits until stderr contains <paramref name="text"/>; false on timeout or exit.</summary>
+    public bool WaitForError(string text, TimeSpan timeout) => WaitFor(() => Stderr.Contains(text), timeout);
+
+    private bool WaitFor(Func<bool> seen, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (Stdout.Contains(text)) return true;
-            if (Process.HasExited) { Process.WaitForExit(); return Stdout.Contains(text); }
+            if (seen()) return true;
+            if (Process.HasExited) { Process.WaitForExit(); return seen(); }
             Thread.Sleep(100);
         }
         return false;

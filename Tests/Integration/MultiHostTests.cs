@@ -1,0 +1,94 @@
+using System.Globalization;
+using DataParallel.Tests.Support;
+
+namespace DataParallel.Tests.Integration;
+
+/// <summary>
+/// A coordinator and two workers on three machines (network namespaces on a bridge), mutual TLS and the join
+/// token on, every connection 10 ms slower each way through a relay. Cables are pulled with `ip link set down`.
+/// Each run must end bit-identical to the loopback clean run with the same settings.
+/// </summary>
+[Collection(ProcessCollection.Name)]
+public sealed class MultiHostTests(CleanRun clean, MultiHostTests.LongerRun longer) : IClassFixture<CleanRun>, IClassFixture<MultiHostTests.LongerRun>
+{
+    /// <summary>
+    /// Twice the clean run's steps, so the run is still going when a worker whose cable was put back has rejoined
+    /// (about 10 s after the cut; the remaining worker alone needs about 15 s for the rest).
+    /// </summary>
+    public sealed class LongerRun
+    {
+        public static readonly string[] Settings = ["--epochs", "2", "--limit-train", "7680", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
+
+        private readonly Lazy<string> _sha = new(() =>
+        {
+            var run = TrainRuns.Train(["--in-process", "--workers", "2", .. Settings]);
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            return run.Sha256;
+        });
+
+        public string Sha256 => _sha.Value;
+    }
+
+    private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public void Through_a_slow_link_the_run_ends_with_the_loopback_result()
+    {
+        using var cluster = new RelayedCluster(Delay, "w1", "w2");
+        var coordinator = cluster.StartCoordinator(2, CleanRun.Settings);
+        cluster.StartWorker("w1");
+        cluster.StartWorker("w2");
+
+        Assert.Equal(clean.Sha256, Finish(cluster, coordinator));
+        Assert.Contains($"coordinator listening at akka.ssl.tcp://dataparallel@{cluster.Network[RelayedCluster.Coordinator].Address}:{RelayedCluster.Port}", coordinator.Stdout);
+        // The delay was in the path: the coordinator waited at least a round trip of the link on top of each computation.
+        var rows = File.ReadAllLines(Path.Combine(cluster.RunDirectory, "workers.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(4, rows.Count);
+        foreach (var row in rows)
+        {
+            double computing = double.Parse(row[3], CultureInfo.InvariantCulture), roundTrip = double.Parse(row[5], CultureInfo.InvariantCulture);
+            Assert.True(roundTrip - computing > 2 * Delay.TotalMilliseconds, $"{string.Join(',', row)}: round trip {roundTrip} ms, computing {computing} ms");
+        }
+        // Replies travel back on the connection a worker opened (Akka's passive connections): the coordinator's relay carries the most.
+        Assert.True(cluster.RelayedBytes[RelayedCluster.Coordinator] > 1_000_000, string.Join(", ", cluster.RelayedBytes));
+    }
+
+    [Fact]
+    public void A_worker_whose_cable_is_pulled_is_downed_and_rejoins_as_a_new_member_when_it_is_back()
+    {
+        using var cluster = new RelayedCluster(Delay, "w1", "w2");
+        var coordinator = cluster.StartCoordinator(2, ["--log-every", "1", "--worker-timeout", "60", "--straggler-timeout", "60", .. LongerRun.Settings]);
+        cluster.StartWorker("w1");
+        var cut = cluster.StartWorker("w2", "--rejoin-timeout", "120");
+        WaitFor(cluster, coordinator, "epoch 01 step 5/");
+        cluster.Network.Cut("w2");
+        WaitFor(cluster, coordinator, "worker w2 left: unreachable; ");
+        Assert.Matches(@"worker w2 left: unreachable; [1-9]\d* unit\(s\) reassigned", coordinator.Stdout);
+        // Cut off, w2 is the side without the oldest node: keep-oldest downs it, by w2's own resolver.
+        Assert.True(cut.WaitForError("SBR took decision Akka.Cluster.SBR.DownReachable and is downing [akka.ssl.tcp://dataparallel@10.231.0.3:4053] including myself", Long), cluster.Output);
+        Assert.True(cut.WaitForError("worker w2: coordinator lost", Long), cluster.Output);
+        cluster.Network.Restore("w2");
+
+        var sha = Finish(cluster, coordinator);
+        Assert.True(Lines(coordinator, "worker w2 joined from ") == 2, cluster.Output);
+        Assert.Equal(longer.Sha256, sha);
+        Assert.True(cut.WaitForExit(TimeSpan.FromSeconds(30)), cluster.Output);
+        Assert.Equal(0, cut.Process.ExitCode);
+    }
+
+    private static int Lines(ProgramProcess process, string start) => process.Stdout.Split('\n').Count(l => l.StartsWith(start));
+
+    private static void WaitFor(RelayedCluster cluster, ProgramProcess process, string text, TimeSpan? timeout = null)
+    {
+        if (!process.WaitForOutput(text, timeout ?? Long))
+            throw new Xunit.Sdk.XunitException($"'{text}' never appeared\n{cluster.Output}");
+    }
+
+    private static string Finish(RelayedCluster cluster, ProgramProcess coordinator)
+    {
+        Assert.True(coordinator.WaitForExit(Long), $"the coordinator did not finish\n{cluster.Output}");
+        Assert.True(coordinator.Process.ExitCode == 0, $"exit {coordinator.Process.ExitCode}\n{cluster.Output}");
+        return new TrainRuns.Outcome(0, coordinator.Stdout, coordinator.Stderr, "").Sha256;
+    }
+}
