@@ -77,6 +77,8 @@ public static class WorkerHost
                 }
                 var (why, reason) = finished == exit.Task ? exit.Task.Result
                     : finished == system.WhenTerminated ? (WorkerExit.CoordinatorLost, joined ? "removed from the cluster" : "could not join")
+                    // SIGTERM or Ctrl-C: the coordinated shutdown below leaves the cluster, so the coordinator sees a leave, not a failure.
+                    : cancel.IsCancellationRequested ? (WorkerExit.Finished, "stopping (SIGTERM or Ctrl-C): leaving the cluster")
                     : (WorkerExit.Finished, "the launching coordinator exited");
                 switch (why)
                 {

@@ -138,7 +138,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             var entry = _workers.Values.FirstOrDefault(w => w.Ref.Equals(t.ActorRef));
-            if (entry is not null) LoseWorker(entry.Id, "stopped");
+            if (entry is null) return;
+            // A worker stopped with SIGTERM leaves the cluster first; its actor's end may arrive before MemberRemoved.
+            var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(t.ActorRef.Path.Address));
+            var left = t.AddressTerminated || member is null || member.Status is MemberStatus.Leaving or MemberStatus.Exiting;
+            LoseWorker(entry.Id, left ? "left the cluster" : "stopped");
         });
     }
 

@@ -10,21 +10,22 @@ namespace DataParallel.Tests.Support;
 /// A TCP forwarder that holds every chunk of data for a fixed time in each direction: latency for a kernel
 /// without netem. It listens inside a network namespace and connects to a target in the same namespace; the
 /// sockets are made on a thread that has entered the namespace (a socket belongs to the namespace of the
-/// thread that creates it), and everything else runs on the thread pool. Bandwidth is not limited.
+/// thread that creates it), and everything else runs on the thread pool. Bandwidth is not limited. The relay
+/// listens on the target's port at another address, so it looks for the target's listening socket by port.
 /// </summary>
 public sealed class DelayRelay : IDisposable
 {
     private const int CloneNewNet = 0x40000000;
-    private readonly Socket _listener;
+    private readonly IPEndPoint _listen;
     private readonly TimeSpan _delay;
     private readonly IPEndPoint _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Socket> _open = new();
     private long _bytes;
 
-    private DelayRelay(Socket listener, IPEndPoint target, TimeSpan delay)
+    private DelayRelay(IPEndPoint listen, IPEndPoint target, TimeSpan delay)
     {
-        _listener = listener;
+        _listen = listen;
         _target = target;
         _delay = delay;
     }
@@ -35,29 +36,25 @@ public sealed class DelayRelay : IDisposable
     /// <param name="netns">The namespace's name (<c>ip netns</c>), or null for this process's own.</param>
     public static DelayRelay Start(string? netns, IPEndPoint listen, IPEndPoint target, TimeSpan oneWayDelay)
     {
-        var started = new TaskCompletionSource<DelayRelay>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var relay = new DelayRelay(listen, target, oneWayDelay);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
-            DelayRelay relay;
             try
             {
                 if (netns is not null) Enter(netns);
-                var listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-                listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                listener.Bind(listen);
-                listener.Listen(64);
-                relay = new DelayRelay(listener, target, oneWayDelay);
-                started.SetResult(relay);
+                started.SetResult();
             }
             catch (Exception e)
             {
                 started.SetException(new InvalidOperationException($"relay {listen} -> {target} in {netns ?? "this namespace"}: {e.Message}", e));
                 return;
             }
-            relay.AcceptLoop();
+            relay.Serve();
         }) { IsBackground = true, Name = $"relay {listen}" };
         thread.Start();
-        return started.Task.GetAwaiter().GetResult();
+        started.Task.GetAwaiter().GetResult();
+        return relay;
     }
 
     private static void Enter(string netns)
@@ -67,22 +64,65 @@ public sealed class DelayRelay : IDisposable
             throw new InvalidOperationException($"setns({netns}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    /// <summary>Runs on the thread inside the namespace, which also makes each upstream socket.</summary>
-    private void AcceptLoop()
+    /// <summary>
+    /// Runs on the thread inside the namespace, which also makes each upstream socket. The relay listens only while
+    /// its target does: a machine whose program has exited refuses connections, where a relay that accepted them
+    /// and then closed them would look like a failed TLS handshake (on which Akka.Remote shuts the connecting node
+    /// down).
+    /// </summary>
+    private void Serve()
     {
-        while (!_stop.IsCancellationRequested)
+        Socket? listener = null;
+        try
         {
-            Socket client, upstream;
-            try
+            while (!_stop.IsCancellationRequested)
             {
-                client = _listener.Accept();
-                upstream = new Socket(_target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                var up = TargetListening();
+                if (up && listener is null)
+                {
+                    listener = new Socket(_listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                    listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    listener.Bind(_listen);
+                    listener.Listen(64);
+                }
+                else if (!up && listener is not null)
+                {
+                    listener.Dispose();
+                    listener = null;
+                }
+                if (listener is null || !listener.Poll(TimeSpan.FromMilliseconds(5), SelectMode.SelectRead))
+                {
+                    if (listener is null) Thread.Sleep(5);
+                    continue;
+                }
+                var client = listener.Accept();
+                var upstream = new Socket(_target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                client.NoDelay = upstream.NoDelay = true;
+                lock (_open) { _open.Add(client); _open.Add(upstream); }
+                _ = Task.Run(() => Connect(client, upstream));
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
-            client.NoDelay = upstream.NoDelay = true;
-            lock (_open) { _open.Add(client); _open.Add(upstream); }
-            _ = Task.Run(() => Connect(client, upstream));
         }
+        finally
+        {
+            listener?.Dispose();
+        }
+    }
+
+    /// <summary>Whether a socket listens on the target port, read from this thread's namespace's socket tables.</summary>
+    private bool TargetListening()
+    {
+        var port = $":{_target.Port:X4} ";
+        foreach (var table in new[] { "/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6" })
+        {
+            if (!File.Exists(table)) continue;
+            // "  sl  local_address rem_address   st ...": state 0A is LISTEN.
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length > 3 && fields[3] == "0A" && (fields[1] + " ").EndsWith(port, StringComparison.Ordinal)) return true;
+            }
+        }
+        return false;
     }
 
     private async Task Connect(Socket client, Socket upstream)
@@ -145,7 +185,6 @@ public sealed class DelayRelay : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _listener.Dispose();
         lock (_open) foreach (var s in _open) s.Dispose();
     }
 

@@ -74,11 +74,11 @@ public sealed class ProgramProcess : IDisposable
         return true;
     }
 
-    /// <summary>Waits until stdout contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForOutput(string text, TimeSpan timeout) => WaitFor(() => Stdout.Contains(text), timeout);
+    /// <summary>Waits until stdout contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
+    public bool WaitForOutput(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stdout.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
-    /// <summary>Waits until stderr contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForError(string text, TimeSpan timeout) => WaitFor(() => Stderr.Contains(text), timeout);
+    /// <summary>Waits until stderr contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
+    public bool WaitForError(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stderr.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
     private bool WaitFor(Func<bool> seen, TimeSpan timeout)
     {
