@@ -30,7 +30,7 @@ public sealed class MultiHostTests(CleanRun clean, MultiHostTests.LongerRun long
     }
 
     private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan Long = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
     [Fact]
     public void Through_a_slow_link_the_run_ends_with_the_loopback_result()
