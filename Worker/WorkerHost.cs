@@ -66,13 +66,15 @@ public static class WorkerHost
                 // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
                 // again: retrying for --rejoin-timeout would only hide that. Akka stops the whole system on it, so the worker actor may
                 // have ended first, reporting only that it stopped: ask the system why.
-                if (ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason))
+                if (ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason) && options.Tls!.RejectedPeers > 0)
                 {
                     error.WriteLine($"error: TLS handshake with the coordinator at {options.SeedHost}:{options.SeedPort} failed; it must run with TLS and the same --tls-certificate as this worker");
                     return ExitCodes.Refused;
                 }
                 var (why, reason) = finished == exit.Task ? exit.Task.Result
                     : finished == system.WhenTerminated ? (WorkerExit.CoordinatorLost, joined ? "removed from the cluster" : "could not join")
+                    // SIGTERM or Ctrl-C: the coordinated shutdown below leaves the cluster, so the coordinator sees a leave, not a failure.
+                    : cancel.IsCancellationRequested ? (WorkerExit.Finished, "stopping (SIGTERM or Ctrl-C): leaving the cluster")
                     : (WorkerExit.Finished, "the launching coordinator exited");
                 switch (why)
                 {

@@ -56,7 +56,12 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(e => LoseAt(e.Member.Address, "left the cluster"));
         Receive<Terminated>(t =>
         {
-            if (_members.FirstOrDefault(m => m.Value.Equals(t.ActorRef)).Key is { } id) Lose(id, "stopped");
+            if (_members.FirstOrDefault(m => m.Value.Equals(t.ActorRef)).Key is not { } id) return;
+            // A worker stopped with SIGTERM leaves the cluster first; its actor's end may arrive before MemberRemoved.
+            var address = t.ActorRef.Path.Address;
+            var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(address));
+            var left = address.HasGlobalScope && (t.AddressTerminated || member is null || member.Status is MemberStatus.Leaving or MemberStatus.Exiting);
+            Lose(id, left ? "left the cluster" : "stopped");
         });
         Receive<Down>(d =>
         {

@@ -90,9 +90,19 @@ public sealed class ClusterTls
     public Setup Setup() => new DotNettySslSetup(Certificate, suppressValidation: false, requireMutualAuthentication: true,
         validateCertificateHostname: false, customValidator: Validate);
 
+    /// <summary>
+    /// How many peers this node turned away for their certificate. A failed handshake without one is no certificate
+    /// problem: a proxy, relay or published container port in front of a coordinator that is not listening yet
+    /// accepts the connection and then closes it.
+    /// </summary>
+    public int RejectedPeers => _rejectedPeers;
+
+    private int _rejectedPeers;
+
     private bool Validate(X509Certificate2? peer, X509Chain? chain, string remotePeer, SslPolicyErrors errors, ILoggingAdapter log)
     {
         if (Accepts(peer, DateTime.Now)) return true;
+        Interlocked.Increment(ref _rejectedPeers);
         log.Error("TLS: rejected {0}: it presented {1}; this node accepts only its own certificate (sha256 {2}) while it is valid",
             remotePeer, peer is null ? "no certificate" : $"{peer.Subject} (sha256 {Convert.ToHexStringLower(peer.GetCertHash(HashAlgorithmName.SHA256))}, valid to {peer.NotAfter:yyyy-MM-dd})", Sha256);
         return false;

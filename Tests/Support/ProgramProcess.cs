@@ -20,11 +20,18 @@ public sealed class ProgramProcess : IDisposable
     public string Stderr { get { lock (_gate) return _stderr.ToString(); } }
 
     /// <param name="program">"Coordinator" or "Worker".</param>
-    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string?>? environment = null)
+    /// <param name="launcher">A command that execs the program, e.g. <c>ip netns exec NAME</c> (the pid stays the program's).</param>
+    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string?>? environment = null,
+        IReadOnlyList<string>? launcher = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program + ".dll");
         if (!File.Exists(dll)) throw new FileNotFoundException(dll);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(launcher?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (launcher is not null)
+        {
+            foreach (var a in launcher.Skip(1)) start.ArgumentList.Add(a);
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(dll);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.WorkingDirectory = workingDirectory ?? Path.GetTempPath();
@@ -67,21 +74,21 @@ public sealed class ProgramProcess : IDisposable
         return true;
     }
 
-    /// <summary>Waits until stdout contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForOutput(string text, TimeSpan timeout) => WaitFor(() => Stdout, text, timeout);
+    /// <summary>Waits until stdout contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
+    public bool WaitForOutput(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stdout.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
-    /// <summary>Waits until stderr contains <paramref name="text"/>; false on timeout or exit.</summary>
-    public bool WaitForError(string text, TimeSpan timeout) => WaitFor(() => Stderr, text, timeout);
+    /// <summary>Waits until stderr contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
+    public bool WaitForError(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stderr.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
     // The timeout is a safety net for a broken build, never what a test relies on: callers wait for an event.
-    private bool WaitFor(Func<string> stream, string text, TimeSpan timeout)
+    private bool WaitFor(Func<bool> seen, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (stream().Contains(text)) return true;
-            if (Process.HasExited) { Process.WaitForExit(); return stream().Contains(text); }
-            Thread.Sleep(50);
+            if (seen()) return true;
+            if (Process.HasExited) { Process.WaitForExit(); return seen(); }
+            Thread.Sleep(100);
         }
         return false;
     }
