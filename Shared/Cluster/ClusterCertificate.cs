@@ -24,13 +24,21 @@ public static class ClusterCertificate
             [new Oid("1.3.6.1.5.5.7.3.1", "serverAuth"), new Oid("1.3.6.1.5.5.7.3.2", "clientAuth")], false));
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow + validity);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         // Owner-only from the first byte: the file holds the private key that admits a node to the cluster.
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(temporary, options)) stream.Write(certificate.Export(X509ContentType.Pfx, password));
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using (var stream = new FileStream(temporary, options)) stream.Write(certificate.Export(X509ContentType.Pfx, password));
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (IO.FileIoException.IsIo(e))
+        {
+            try { File.Delete(temporary); } catch (IOException) { }
+            throw IO.FileIoException.Writing(path, e);
+        }
         return ClusterTls.Load(path, password);
     }
 

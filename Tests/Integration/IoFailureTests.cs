@@ -1,3 +1,4 @@
+using DataParallel.Shared.Cluster;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
@@ -29,13 +30,12 @@ public sealed class IoFailureTests
         // Held before epoch 2 until a second worker joins: epoch 1 is on disk, and the disk fills up in between.
         using var coordinator = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir,
             "--external", "--workers", "1", "--port", "0", "--log-every", "1", "--hold-until-joins", "2@2:0", .. CleanRun.Settings]);
-        var port = Signals.ListeningPort(coordinator, Long);
-        using var first = Worker(port, "first");
+        using var first = Worker(coordinator, "first");
         FaultToleranceTests.WaitFor(coordinator, FaultToleranceTests.Holding(2, 0, 2));
         var before = Snapshot(dir, "metrics.csv", "metrics.jsonl", "workers.csv", "config.json");
 
         Assert.True(disk.Fill() > 0);
-        using var second = Worker(port, "second");
+        using var second = Worker(coordinator, "second");
 
         var stderr = Exit(coordinator, ExitCodes.Failed);
         Assert.Matches($"^error: {Regex.Escape(dir)}/\\S+: cannot write: No space left on device$", OneErrorLine(stderr));
@@ -52,12 +52,11 @@ public sealed class IoFailureTests
         var dir = Path.Combine(Repository.NewTempDirectory("checkpoint-full"), "run");
         using var coordinator = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir,
             "--external", "--workers", "1", "--port", "0", "--log-every", "1", "--hold-until-joins", "2@1:3", .. CleanRun.Settings]);
-        var port = Signals.ListeningPort(coordinator, Long);
-        using var first = Worker(port, "first");
+        using var first = Worker(coordinator, "first");
         FaultToleranceTests.WaitFor(coordinator, FaultToleranceTests.Holding(1, 3, 2));
         // A checkpoint of the seed model with its optimizer state takes about 105 KB.
         using var checkpoints = Mount.Tmpfs(Path.Combine(dir, "checkpoints"), kilobytes: 64);
-        using var second = Worker(port, "second");
+        using var second = Worker(coordinator, "second");
 
         var stderr = Exit(coordinator, ExitCodes.Failed);
         Assert.Equal($"error: {checkpoints.Directory}/checkpoint-e002-s000000.ckpt: cannot write: No space left on device", OneErrorLine(stderr));
@@ -75,7 +74,8 @@ public sealed class IoFailureTests
         {
             var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", mount.Directory, .. Tiny], Long);
             Assert.Equal(ExitCodes.Failed, code);
-            Assert.Equal($"error: {mount.Directory}/config.json: cannot write: Read-only file system", stderr.Trim());
+            // The first thing a new run writes is its own TLS certificate.
+            Assert.Equal($"error: {mount.Directory}/{ClusterCertificate.RunFileName}: cannot write: Read-only file system", stderr.Trim());
             Assert.DoesNotContain("Epoch", stdout);
         }
         Assert.Empty(Directory.GetFileSystemEntries(empty));
@@ -87,7 +87,7 @@ public sealed class IoFailureTests
         {
             var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", mount.Directory, "--in-process", "--workers", "1", "--threads-per-worker", "1"], Long);
             Assert.Equal(ExitCodes.Failed, code);
-            Assert.Equal($"error: {mount.Directory}/config.json: cannot write: Read-only file system", OneErrorLine(stderr));
+            Assert.Equal($"error: {mount.Directory}/{ClusterCertificate.RunFileName}: cannot write: Read-only file system", OneErrorLine(stderr));
         }
         Assert.Equal(before, Snapshot(finished.RunDirectory));
     }
@@ -141,8 +141,7 @@ public sealed class IoFailureTests
         Assert.False(File.Exists(Path.Combine(dir, "metrics.csv")));
     }
 
-    private static ProgramProcess Worker(int port, string id) =>
-        ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", id, "--threads", "1", "--rejoin-timeout", "30"]);
+    private static ProgramProcess Worker(ProgramProcess coordinator, string id) => FaultToleranceTests.StartWorker(coordinator, id, "--rejoin-timeout", "30");
 
     private static string Exit(ProgramProcess coordinator, int expected)
     {
