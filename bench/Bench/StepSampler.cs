@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace DataParallel.Bench;
+
+/// <summary>
+/// Samples the coordinator and its worker processes each time the coordinator prints a step line
+/// (`--log-every`): resident memory always, and in the measured epoch CPU time and socket bytes at the
+/// first and the last step line before the epoch's final step (whose line may arrive after the evaluation
+/// has started sending test images).
+/// </summary>
+public sealed partial class StepSampler(int measuredEpoch, bool distributed)
+{
+    private sealed record Sample(int Step, double CoordinatorCpu, double WorkerCpu, long? Bytes);
+
+    private IReadOnlyList<int> _workers = [];
+    private Sample? _first, _last;
+
+    /// <summary>The largest worker's (in-process: the process's) resident memory at each step line, with its epoch.</summary>
+    public List<(int Epoch, double Mb)> Rss { get; } = new();
+
+    public IReadOnlyList<double> RssMb => Rss.Select(r => r.Mb).ToList();
+
+    [GeneratedRegex(@"^\s*epoch (\d+) step (\d+)/(\d+)")]
+    private static partial Regex StepLine();
+
+    public void OnLine(int coordinator, string line)
+    {
+        var m = StepLine().Match(line);
+        if (!m.Success) return;
+        int epoch = Int(m.Groups[1]), step = Int(m.Groups[2]), steps = Int(m.Groups[3]);
+        if (distributed && _workers.Count == 0) _workers = ProcStats.Children(coordinator, "Worker");
+        var rss = distributed ? _workers.Select(ProcStats.RssMb).Max() : ProcStats.RssMb(coordinator);
+        if (rss is { } r) Rss.Add((epoch, r));
+        if (epoch != measuredEpoch || step >= steps) return;
+        var sample = new Sample(step, ProcStats.CpuSeconds(coordinator) ?? double.NaN,
+            _workers.Sum(w => ProcStats.CpuSeconds(w) ?? double.NaN),
+            distributed ? ProcStats.SocketBytes(coordinator) : null);
+        if (_first is null) _first = sample;
+        else _last = sample;
+    }
+
+    public int Steps => _first is null || _last is null ? 0 : _last.Step - _first.Step;
+
+    public double? CoordinatorCpuMsPerStep => PerStep(s => s.CoordinatorCpu * 1000);
+
+    public double? WorkerCpuMsPerStep => distributed && _workers.Count > 0 ? PerStep(s => s.WorkerCpu * 1000 / _workers.Count) : null;
+
+    public double? BytesPerStep => distributed ? PerStep(s => s.Bytes is { } b ? b : double.NaN) : null;
+
+    private double? PerStep(Func<Sample, double> value)
+    {
+        if (Steps <= 0) return null;
+        var delta = (value(_last!) - value(_first!)) / Steps;
+        return double.IsFinite(delta) ? delta : null;
+    }
+
+    private static int Int(Group g) => int.Parse(g.Value, CultureInfo.InvariantCulture);
+}
