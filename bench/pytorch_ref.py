@@ -117,7 +117,7 @@ def run(rank, args):
         order = torch.randperm(args.images, generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
         if args.ddp:
             dist.barrier()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         loss_sum = torch.zeros(())
         for step in range(steps):
             batch = order[step * args.batch:(step + 1) * args.batch][rank * share:(rank + 1) * share]
@@ -130,6 +130,7 @@ def run(rank, args):
             schedule.step()
             loss_sum += loss.detach()
         train_seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         if rank != 0:
             dist.barrier()
             continue
@@ -138,7 +139,8 @@ def run(rank, args):
         eval_seconds = time.perf_counter() - started
         print(json.dumps({
             "epoch": epoch, "images": args.images, "train_seconds": round(train_seconds, 4),
-            "images_per_second": round(args.images / train_seconds, 1), "eval_seconds": round(eval_seconds, 4),
+            "images_per_second": round(args.images / train_seconds, 1),
+            "cpu_ms_per_step": round(1000 * cpu_seconds / steps, 3), "eval_seconds": round(eval_seconds, 4),
             "test_images": len(test_y), "train_loss": round(loss_sum.item() / steps, 4), "test_loss": round(test_loss, 4),
             "test_accuracy": test_accuracy, "processes": world, "threads": threads, "torch": torch.__version__,
             "tunables": "glibc.malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""),

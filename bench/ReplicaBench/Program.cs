@@ -28,6 +28,8 @@ var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 var times = new List<double>();
 var warmup = Math.Min(20, units / 5);
 var total = Stopwatch.StartNew();
+var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+var segmentCpu = cpuBefore;
 for (var u = 0; u < units + warmup; u++)
 {
     if (u % 2 == 0) replica.Load(parameters, buffers);
@@ -38,11 +40,18 @@ for (var u = 0; u < units + warmup; u++)
         SeedSequence.Derive(1, SeedPurpose.Augment, 0, u), SeedSequence.Derive(1, SeedPurpose.Dropout, 0, u), augmentation);
     var ms = watch.Elapsed.TotalMilliseconds;
     if (u >= warmup) times.Add(ms);
+    if (u >= warmup && (u - warmup + 1) % Math.Max(1, units / 10) == 0)
+    {
+        var now = Process.GetCurrentProcess();
+        Console.Error.WriteLine($"  after {u - warmup + 1} units: last {units / 10} mean {times.TakeLast(units / 10).Average():F2} ms, cpu {(now.TotalProcessorTime - segmentCpu).TotalMilliseconds / (units / 10):F2} ms/unit, rss {now.WorkingSet64 >> 20} MB, managed {GC.GetTotalMemory(false) >> 20} MB, gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+        segmentCpu = now.TotalProcessorTime;
+    }
     hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.Gradients.AsSpan()));
     hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.Buffers.AsSpan()));
     hash.AppendData(BitConverter.GetBytes(result.Loss));
 }
 var trainSeconds = total.Elapsed.TotalSeconds;
+var cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / (units + warmup);
 var sorted = times.Order().ToArray();
 var evalWatch = Stopwatch.StartNew();
 double lossSum = 0;
@@ -58,6 +67,6 @@ for (var start = 0; start < test.Count; start += 500)
 var evalSeconds = evalWatch.Elapsed.TotalSeconds;
 var firstTenth = times.Take(times.Count / 10).Average();
 var lastTenth = times.Skip(times.Count - times.Count / 10).Average();
-Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}: mean {times.Average():F2} ms, median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s");
-Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss {lossSum / test.Count:F4}, {correct} correct); rss {Environment.WorkingSet / 1048576} MB; gc gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}");
+Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}: mean {times.Average():F2} ms, median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s; process CPU {cpuMs:F2} ms per unit");
+Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); rss {Environment.WorkingSet / 1048576} MB; gc gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}");
 Console.WriteLine($"sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}");
