@@ -131,6 +131,10 @@ def run(rank, args):
             loss_sum += loss.detach()
         train_seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
+        if args.ddp:  # the CPU time of all ranks, as ours counts the coordinator's and every worker's
+            total = torch.tensor([cpu_seconds], dtype=torch.float64)
+            dist.all_reduce(total)
+            cpu_seconds = total.item()
         if rank != 0:
             dist.barrier()
             continue

@@ -15,6 +15,8 @@ public sealed record Measurement
     public int TestImages { get; init; }
     public double TestAccuracy { get; init; }
     public string? Sha256 { get; init; }
+    /// <summary>CPU time of every process of the run per optimizer step (all threads): what other work on the machine disturbs least.</summary>
+    public double? CpuMsPerStep { get; init; }
 
     // Ours only (from workers.csv and /proc of the coordinator and its worker processes).
     public double? ComputeMsFirstEpoch { get; init; }

@@ -31,6 +31,7 @@ public sealed class Runners(BenchOptions options, string scratch)
                 ImagesPerSecond = last.ImagesPerSecond, TrainSeconds = trainSeconds,
                 EvalSeconds = last.Seconds - trainSeconds, TestImages = 10_000, TestAccuracy = last.TestAccuracy,
                 Sha256 = files.Sha256,
+                CpuMsPerStep = sampler.TotalCpuMsPerStep,
                 ComputeMsFirstEpoch = files.ComputeMs(1), ComputeMsLastEpoch = files.ComputeMs(last.Number),
                 P95OverMean = files.P95OverMean(last.Number),
                 UnitOverheadMs = files.RoundTripMs(last.Number) - files.ComputeMs(last.Number),
@@ -83,6 +84,7 @@ public sealed class Runners(BenchOptions options, string scratch)
             EvalSeconds = r.GetProperty("eval_seconds").GetDouble(),
             TestImages = r.GetProperty("test_images").GetInt32(),
             TestAccuracy = r.GetProperty("test_accuracy").GetDouble(),
+            CpuMsPerStep = r.TryGetProperty("cpu_ms_per_step", out var cpu) ? cpu.GetDouble() : null,
         };
     }
 }

@@ -6,8 +6,8 @@ namespace DataParallel.Bench;
 /// <summary>
 /// Samples the coordinator and its worker processes each time the coordinator prints a step line
 /// (`--log-every`): resident memory always, and in the measured epoch CPU time and socket bytes at the
-/// first and the last step line before the epoch's final step (whose line may arrive after the evaluation
-/// has started sending test images).
+/// first step line a quarter into it and the last one before its final step (whose line may arrive after the
+/// evaluation has started sending test images).
 /// </summary>
 public sealed partial class StepSampler(int measuredEpoch, bool distributed)
 {
@@ -32,7 +32,9 @@ public sealed partial class StepSampler(int measuredEpoch, bool distributed)
         if (distributed && _workers.Count == 0) _workers = ProcStats.Children(coordinator, "Worker");
         var rss = distributed ? _workers.Select(ProcStats.RssMb).Max() : ProcStats.RssMb(coordinator);
         if (rss is { } r) Rss.Add((epoch, r));
-        if (epoch != measuredEpoch || step >= steps) return;
+        // From a quarter into the epoch: its first step lines queue behind the reporter's end-of-epoch work
+        // (files, plots) and arrive in a burst, later than the steps they report.
+        if (epoch != measuredEpoch || step < steps / 4 || step >= steps) return;
         var sample = new Sample(step, ProcStats.CpuSeconds(coordinator) ?? double.NaN,
             _workers.Sum(w => ProcStats.CpuSeconds(w) ?? double.NaN),
             distributed ? ProcStats.SocketBytes(coordinator) : null);
@@ -45,6 +47,9 @@ public sealed partial class StepSampler(int measuredEpoch, bool distributed)
     public double? CoordinatorCpuMsPerStep => PerStep(s => s.CoordinatorCpu * 1000);
 
     public double? WorkerCpuMsPerStep => distributed && _workers.Count > 0 ? PerStep(s => s.WorkerCpu * 1000 / _workers.Count) : null;
+
+    /// <summary>The coordinator's CPU time and all its workers': with --in-process that is the whole run.</summary>
+    public double? TotalCpuMsPerStep => PerStep(s => (s.CoordinatorCpu + s.WorkerCpu) * 1000);
 
     public double? BytesPerStep => distributed ? PerStep(s => s.Bytes is { } b ? b : double.NaN) : null;
 
