@@ -33,8 +33,8 @@ public sealed record Measurement
     public double? WorkerRssMbFirst { get; init; }
     public double? WorkerRssMbMax { get; init; }
     public double? WorkerRssMbLast { get; init; }
-    /// <summary>Steps between the first and last sample of the measured epoch (what the per-step values divide by).</summary>
-    public int SampledSteps { get; init; }
+    /// <summary>Seconds between the first and last sample of the measured epoch (the window of the per-step values).</summary>
+    public double SampledSeconds { get; init; }
 
     public static Measurement Failed(string key, int round, string error) => new() { Key = key, Round = round, Error = error };
 }

@@ -10,6 +10,8 @@ public sealed record Report(
 {
     // Numbers format the same everywhere: InvariantGlobalization is on (Directory.Build.props).
 
+    private bool Busy => new[] { LoadBefore, LoadAfter }.Any(l => double.TryParse(l.Split(' ')[0], out var one) && one > Machine.Cpus);
+
     private IReadOnlyList<Measurement> Good(string key) => Runs.Where(r => r.Key == key && r.Error is null).ToList();
 
     public double? MedianImagesPerSecond(string key) => Statistics.Median(Good(key).Select(r => r.ImagesPerSecond));
@@ -31,6 +33,9 @@ public sealed record Report(
         md.AppendLine($"- Machine: {Machine.Summary}");
         md.AppendLine($"- Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter}. "
             + "Other work on the machine slows some runs more than others: read the spread (min - max) as well as the medians.");
+        if (Busy)
+            md.AppendLine($"- **The machine was busy** (load average above its {Machine.Cpus} CPUs): configurations with 2 threads in one process suffer most "
+                + "(OpenMP threads spin, waiting for a descheduled partner: see their CPU per step), so these ratios do not judge the targets; run again on a quiet machine.");
         md.AppendLine($"- PyTorch: {PyTorchAbsent ?? $"{PyTorchVersion} (`{o.Python}`), glibc malloc tunables on, as ours"}");
         md.AppendLine(($"- Workload, the same on both sides: the first {o.Images:N0} MNIST training images, global batch {o.BatchSize}, SGD with Nesterov momentum, one-cycle to lr 0.1 over {o.Epochs} epochs, "
             + $"augmentation {(o.Augment ? "on (±7°, ±10%)" : "off")}. Epoch{(o.WarmupEpochs > 1 ? "s" : "")} 1{(o.WarmupEpochs > 1 ? $"-{o.WarmupEpochs}" : "")} of every run {(o.WarmupEpochs > 1 ? "are" : "is")} warm-up, epoch {o.Epochs} is measured; "
@@ -71,7 +76,7 @@ public sealed record Report(
         var ours = Configurations.Where(c => c.Trainer == Trainer.Ours && Good(c.Key).Count > 0).ToList();
         if (ours.Count == 0) return;
         md.AppendLine("Ours, medians of the measured epoch. Per micro-batch: the workers' compute time and the round trip minus it (both one-way trips and the queueing on both sides; one way is about half). "
-            + "Per step: the coordinator's CPU time and the TCP bytes it sent and received (`/proc/PID/stat`, `ss -ti`, sampled at two step lines of the measured epoch), "
+            + "Per step: the coordinator's CPU time and the TCP bytes it sent and received (`/proc/PID/stat`, `ss -ti`: their rates between two step lines of the measured epoch, times its seconds per step), "
             + "and each worker's idle time (step wall time minus its compute). RSS: largest worker process (in-process rows: the whole process), first sample / largest / last sample.").AppendLine();
         md.AppendLine("| configuration | compute per micro-batch, epoch 1 -> last (ms) | p95 / mean | round trip - compute (ms) | worker idle per step (ms) | worker CPU per step (ms) | coordinator CPU per step (ms) | KB per step | RSS (MB) |");
         md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -92,6 +97,7 @@ public sealed record Report(
     {
         var two = MedianImagesPerSecond(Configuration.OursTwoProcesses);
         md.AppendLine("## Targets of issue 12").AppendLine();
+        if (Busy) md.AppendLine("Measured on a busy machine (see above): indicative only.").AppendLine();
         Target(md, "2 worker processes >= 1.0x PyTorch single process (2 threads)", two / MedianImagesPerSecond(Configuration.PyTorchTwoThreads), 1.0, "x");
         Target(md, "2 worker processes >= 1.2x PyTorch DDP 2x1", two / MedianImagesPerSecond(Configuration.PyTorchDdp), 1.2, "x");
         Target(md, "2 worker processes >= 0.95x our --in-process", two / MedianImagesPerSecond(Configuration.OursInProcess), 0.95, "x");

@@ -25,24 +25,25 @@ public sealed class Runners(BenchOptions options, string scratch)
             var files = RunFiles.Read(outDir);
             var last = files.Epochs[^1];
             var trainSeconds = options.Images / last.ImagesPerSecond;
+            var stepSeconds = trainSeconds / options.StepsPerEpoch;
             return new Measurement
             {
                 Key = config.Key, Round = round,
                 ImagesPerSecond = last.ImagesPerSecond, TrainSeconds = trainSeconds,
                 EvalSeconds = last.Seconds - trainSeconds, TestImages = 10_000, TestAccuracy = last.TestAccuracy,
                 Sha256 = files.Sha256,
-                CpuMsPerStep = sampler.TotalCpuMsPerStep,
+                CpuMsPerStep = sampler.TotalCpuMsPerStep(stepSeconds),
                 ComputeMsFirstEpoch = files.ComputeMs(1), ComputeMsLastEpoch = files.ComputeMs(last.Number),
                 P95OverMean = files.P95OverMean(last.Number),
                 UnitOverheadMs = files.RoundTripMs(last.Number) - files.ComputeMs(last.Number),
                 WorkerIdleMsPerStep = files.IdleMsPerStep(last.Number, trainSeconds, options.StepsPerEpoch),
-                BytesPerStep = sampler.BytesPerStep,
-                CoordinatorCpuMsPerStep = config.Distributed ? sampler.CoordinatorCpuMsPerStep : null,
-                WorkerCpuMsPerStep = sampler.WorkerCpuMsPerStep,
+                BytesPerStep = sampler.BytesPerStep(stepSeconds),
+                CoordinatorCpuMsPerStep = config.Distributed ? sampler.CoordinatorCpuMsPerStep(stepSeconds) : null,
+                WorkerCpuMsPerStep = sampler.WorkerCpuMsPerStep(stepSeconds),
                 WorkerRssMbFirst = sampler.RssMb.Count > 0 ? sampler.RssMb[0] : null,
                 WorkerRssMbMax = sampler.RssMb.Count > 0 ? sampler.RssMb.Max() : null,
                 WorkerRssMbLast = sampler.RssMb.Count > 0 ? sampler.RssMb[^1] : null,
-                SampledSteps = sampler.Steps,
+                SampledSeconds = sampler.Seconds,
             };
         }
         catch (Exception e) when (e is IOException or FormatException or KeyNotFoundException or JsonException or IndexOutOfRangeException)

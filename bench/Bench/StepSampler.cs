@@ -6,12 +6,14 @@ namespace DataParallel.Bench;
 /// <summary>
 /// Samples the coordinator and its worker processes each time the coordinator prints a step line
 /// (`--log-every`): resident memory always, and in the measured epoch CPU time and socket bytes at the
-/// first step line a quarter into it and the last one before its final step (whose line may arrive after the
+/// first step line a quarter into it and the last one before its final step, as rates per second (whose line may arrive after the
 /// evaluation has started sending test images).
 /// </summary>
 public sealed partial class StepSampler(int measuredEpoch, bool distributed)
 {
-    private sealed record Sample(int Step, double CoordinatorCpu, double WorkerCpu, long? Bytes);
+    private sealed record Sample(double Seconds, double CoordinatorCpu, double WorkerCpu, long? Bytes);
+
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
 
     private IReadOnlyList<int> _workers = [];
     private Sample? _first, _last;
@@ -35,29 +37,33 @@ public sealed partial class StepSampler(int measuredEpoch, bool distributed)
         // From a quarter into the epoch: its first step lines queue behind the reporter's end-of-epoch work
         // (files, plots) and arrive in a burst, later than the steps they report.
         if (epoch != measuredEpoch || step < steps / 4 || step >= steps) return;
-        var sample = new Sample(step, ProcStats.CpuSeconds(coordinator) ?? double.NaN,
+        var sample = new Sample(_clock.Elapsed.TotalSeconds, ProcStats.CpuSeconds(coordinator) ?? double.NaN,
             _workers.Sum(w => ProcStats.CpuSeconds(w) ?? double.NaN),
             distributed ? ProcStats.SocketBytes(coordinator) : null);
         if (_first is null) _first = sample;
         else _last = sample;
     }
 
-    public int Steps => _first is null || _last is null ? 0 : _last.Step - _first.Step;
+    /// <summary>Seconds between the first and the last sample (0 if there were fewer than two).</summary>
+    public double Seconds => _first is null || _last is null ? 0 : _last.Seconds - _first.Seconds;
 
-    public double? CoordinatorCpuMsPerStep => PerStep(s => s.CoordinatorCpu * 1000);
+    // Per step = rate during the window x the epoch's seconds per step. Step lines can arrive late and in
+    // bursts, so counting the steps between two samples misjudges the window; its clock does not.
+    public double? CoordinatorCpuMsPerStep(double stepSeconds) => PerStep(s => s.CoordinatorCpu * 1000, stepSeconds);
 
-    public double? WorkerCpuMsPerStep => distributed && _workers.Count > 0 ? PerStep(s => s.WorkerCpu * 1000 / _workers.Count) : null;
+    public double? WorkerCpuMsPerStep(double stepSeconds) =>
+        distributed && _workers.Count > 0 ? PerStep(s => s.WorkerCpu * 1000 / _workers.Count, stepSeconds) : null;
 
     /// <summary>The coordinator's CPU time and all its workers': with --in-process that is the whole run.</summary>
-    public double? TotalCpuMsPerStep => PerStep(s => (s.CoordinatorCpu + s.WorkerCpu) * 1000);
+    public double? TotalCpuMsPerStep(double stepSeconds) => PerStep(s => (s.CoordinatorCpu + s.WorkerCpu) * 1000, stepSeconds);
 
-    public double? BytesPerStep => distributed ? PerStep(s => s.Bytes is { } b ? b : double.NaN) : null;
+    public double? BytesPerStep(double stepSeconds) => distributed ? PerStep(s => s.Bytes is { } b ? b : double.NaN, stepSeconds) : null;
 
-    private double? PerStep(Func<Sample, double> value)
+    private double? PerStep(Func<Sample, double> value, double stepSeconds)
     {
-        if (Steps <= 0) return null;
-        var delta = (value(_last!) - value(_first!)) / Steps;
-        return double.IsFinite(delta) ? delta : null;
+        if (Seconds < 0.25) return null; // too short for 10 ms CPU ticks to say anything
+        var perStep = (value(_last!) - value(_first!)) / Seconds * stepSeconds;
+        return double.IsFinite(perStep) ? perStep : null;
     }
 
     private static int Int(Group g) => int.Parse(g.Value, CultureInfo.InvariantCulture);
