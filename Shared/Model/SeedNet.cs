@@ -15,13 +15,24 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     public const int Classes = 10;
     public const double DefaultDropout = 0.1;
 
-    private readonly Module<Tensor, Tensor> conv1, relu1, bn1, conv2, relu2, bn2, pool1;
+    // Declared in call order: RegisterComponents registers them in this order, which fixes the state dict's.
+    private readonly Conv2d conv1;
+    private readonly Module<Tensor, Tensor> relu1, bn1;
+    private readonly Conv2d conv2;
+    private readonly Module<Tensor, Tensor> relu2, bn2, pool1;
     private readonly SeededDropout drop1;
-    private readonly Module<Tensor, Tensor> conv3, relu3, bn3, conv4, relu4, bn4, pool2;
+    private readonly Conv2d conv3;
+    private readonly Module<Tensor, Tensor> relu3, bn3;
+    private readonly Conv2d conv4;
+    private readonly Module<Tensor, Tensor> relu4, bn4, pool2;
     private readonly SeededDropout drop2;
-    private readonly Module<Tensor, Tensor> conv5, relu5, bn5, conv6, relu6, bn6, pool3;
+    private readonly Conv2d conv5;
+    private readonly Module<Tensor, Tensor> relu5, bn5;
+    private readonly Conv2d conv6;
+    private readonly Module<Tensor, Tensor> relu6, bn6, pool3;
     private readonly SeededDropout drop3;
-    private readonly Module<Tensor, Tensor> conv7, relu7, flatten, fc, logSoftmax;
+    private readonly Conv2d conv7;
+    private readonly Module<Tensor, Tensor> relu7, flatten, fc, logSoftmax;
 
     public SeedNet(double dropout = DefaultDropout) : base(nameof(SeedNet))
     {
@@ -50,36 +61,49 @@ public sealed class SeedNet : Module<Tensor, Tensor>
         drop3.Generator = generator;
     }
 
+    /// <summary>
+    /// A convolution, on channels-last weights when <see cref="ChannelsLast"/> is on: libtorch then gives its
+    /// output, and so every layer after it, channels-last strides, and oneDNN skips the reorders between
+    /// layouts around each convolution. The weight itself stays a contiguous parameter, so its gradient,
+    /// the state dict and everything that reads them are unchanged.
+    /// </summary>
+    private static Tensor Conv(Conv2d conv, Tensor x)
+    {
+        if (!ChannelsLast.Enabled) return conv.call(x);
+        var weight = ChannelsLast.Of(conv.weight!);
+        return nn.functional.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
+    }
+
     public override Tensor forward(Tensor x)
     {
-        x = conv1.call(x);
+        x = Conv(conv1, x);
         x = relu1.call(x);
         x = bn1.call(x);
-        x = conv2.call(x);
+        x = Conv(conv2, x);
         x = relu2.call(x);
         x = bn2.call(x);
         x = pool1.call(x);
         x = drop1.call(x);
 
-        x = conv3.call(x);
+        x = Conv(conv3, x);
         x = relu3.call(x);
         x = bn3.call(x);
-        x = conv4.call(x);
+        x = Conv(conv4, x);
         x = relu4.call(x);
         x = bn4.call(x);
         x = pool2.call(x);
         x = drop2.call(x);
 
-        x = conv5.call(x);
+        x = Conv(conv5, x);
         x = relu5.call(x);
         x = bn5.call(x);
-        x = conv6.call(x);
+        x = Conv(conv6, x);
         x = relu6.call(x);
         x = bn6.call(x);
         x = pool3.call(x);
         x = drop3.call(x);
 
-        x = conv7.call(x);
+        x = Conv(conv7, x);
         x = relu7.call(x);
         x = flatten.call(x);
         x = fc.call(x);

@@ -66,18 +66,35 @@ public sealed class ModelReplica : IDisposable
         return new GradientResult(_state.ReadGradients(), _state.ReadBuffers(), loss.ToSingle(), correct, labels.Length);
     }
 
+    /// <summary>
+    /// Images per forward pass in <see cref="Evaluate"/>. A chunk of 500 in one pass kept every activation of all
+    /// 500 images alive until its dispose scope ended, about 180 MB that glibc (with our malloc tunables) keeps
+    /// mapped for the rest of the run; 100 at a time need a fifth of that and run as fast. Measured here: the
+    /// per-image outputs are bit-identical for passes of 50, 100, 250 and 500 images.
+    /// </summary>
+    public const int EvaluationPass = 100;
+
     /// <summary>Evaluation mode: running statistics, no dropout. Returns the summed loss so chunks can be combined.</summary>
     public EvaluationResult Evaluate(byte[] images, byte[] labels)
     {
         _model.eval();
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var x = Inputs(images, labels.Length, Augmentation.None, 0);
+        using var inference = inference_mode();
+        var count = labels.Length;
+        var pixels = Pixels(images, count);
+        var outputs = new List<Tensor>((count + EvaluationPass - 1) / EvaluationPass);
+        for (var start = 0; start < count; start += EvaluationPass)
+        {
+            using var pass = NewDisposeScope();
+            var x = Normalise(pixels.narrow(0, start, Math.Min(EvaluationPass, count - start)), Augmentation.None, 0);
+            outputs.Add(_model.call(x).MoveToOuterDisposeScope());
+        }
+        // The loss is summed over the whole chunk in one call, as before the passes were split, so it rounds alike.
+        var output = cat(outputs, 0);
         var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);
-        var output = _model.call(x);
         var lossSum = nn.functional.nll_loss(output, y, reduction: nn.Reduction.Sum).ToDouble();
         var correct = (int)output.argmax(1).eq(y).sum().ToInt64();
-        return new EvaluationResult(lossSum, correct, labels.Length);
+        return new EvaluationResult(lossSum, correct, count);
     }
 
     public float[] ReadParameters() => _state.ReadParameters();
@@ -88,11 +105,19 @@ public sealed class ModelReplica : IDisposable
     private static readonly Scalar Mean = MnistDataset.Mean.ToScalar();
     private static readonly Scalar Std = MnistDataset.Std.ToScalar();
 
-    private static Tensor Inputs(byte[] images, int count, Augmentation augmentation, ulong augmentSeed)
+    private static Tensor Inputs(byte[] images, int count, Augmentation augmentation, ulong augmentSeed) =>
+        Normalise(Pixels(images, count), augmentation, augmentSeed);
+
+    private static Tensor Pixels(byte[] images, int count)
     {
         if (images.Length != count * MnistDataset.ImageBytes)
             throw new ArgumentException($"{images.Length} image bytes for {count} labels");
-        var x = tensor(images, [count, 1, MnistDataset.Side, MnistDataset.Side], ScalarType.Byte).to_type(ScalarType.Float32).div_(PixelScale);
+        return tensor(images, [count, 1, MnistDataset.Side, MnistDataset.Side], ScalarType.Byte);
+    }
+
+    private static Tensor Normalise(Tensor pixels, Augmentation augmentation, ulong augmentSeed)
+    {
+        var x = pixels.to_type(ScalarType.Float32).div_(PixelScale);
         if (augmentation.Enabled) x = augmentation.Apply(x, augmentSeed);
         return x.sub_(Mean).div_(Std);
     }
