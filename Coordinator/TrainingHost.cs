@@ -157,7 +157,19 @@ public static class TrainingHost
 
             processes = StartWorkers(system, launch, self, console);
             var result = await outcome.Task;
-            var flushed = await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            ReporterActor.Flushed flushed;
+            try
+            {
+                flushed = await reporter.Ask<ReporterActor.Flushed>(ReporterActor.Flush.Instance, TimeSpan.FromSeconds(30));
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                // The node itself went down under the run (Akka.Remote stops it when an outbound TLS handshake fails).
+                var why = CoordinatedShutdown.Get(system).ShutdownReason;
+                console.Error.WriteLine($"error: {result.Error ?? "the run stopped"}: the coordinator's node shut down"
+                    + (ClusterTls.IsHandshakeFailure(why) ? " after a failed outbound TLS handshake" : why is null ? "" : $" ({why})"));
+                return result.ExitCode == ExitCodes.Ok ? ExitCodes.Failed : result.ExitCode;
+            }
             if (flushed.Failure is not null && result.ExitCode == ExitCodes.Ok) result = new RunOutcome(ExitCodes.Failed, null, flushed.Failure);
             if (result.Result is { } final && !Export.ModelFiles.WriteAtEndOfRun(run, launch, final, console.Out, console.Error))
                 return ExitCodes.Failed;
