@@ -104,18 +104,25 @@ token="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 # The containers run as uid 10001 (the Dockerfile's APP_UID): give it the secret and the run directory.
 chown -R 10001:10001 "$work/secrets" "$work/runs"
 
+printf '%s' "$token" >"$work/secrets/token"
+chown 10001:10001 "$work/secrets/token"
 podman network create "$network" >/dev/null
-common=(--network "$network" -e DATAPARALLEL_TOKEN="$token" -v "$work/secrets:/run/secrets:ro")
+secrets=(-v "$work/secrets:/run/secrets:ro")
 say "coordinator and 2 workers on $network"
-podman run -d --name "$prefix-coordinator" --network-alias coordinator "${common[@]}" \
-  -v "$root/data/mnist:/data/mnist:ro" -v "$work/runs:/runs" "$image" \
+podman run -d --name "$prefix-coordinator" --network "$network" --network-alias coordinator "${secrets[@]}" \
+  -e DATAPARALLEL_TOKEN="$token" -v "$root/data/mnist:/data/mnist:ro" -v "$work/runs:/runs" "$image" \
   coordinator train --external --workers 2 --host 0.0.0.0 --public-host coordinator --port 4053 \
   --tls-certificate /run/secrets/cluster.pfx "${settings[@]}" --out /runs/run >/dev/null
-for i in 1 2; do
-  podman run -d --name "$prefix-worker-$i" --network-alias "worker-$i" "${common[@]}" "$image" \
-    worker --seed coordinator:4053 --host 0.0.0.0 --public-host "worker-$i" --port 4054 --threads 1 --id "worker-$i" \
-    --rejoin-timeout 30 --tls-certificate /run/secrets/cluster.pfx >/dev/null
-done
+# worker-1 as on bare hosts: token in the environment, its own name advertised.
+podman run -d --name "$prefix-worker-1" --network "$network" --network-alias worker-1 "${secrets[@]}" \
+  -e DATAPARALLEL_TOKEN="$token" "$image" \
+  worker --seed coordinator:4053 --host 0.0.0.0 --public-host worker-1 --port 4054 --threads 1 --id worker-1 \
+  --rejoin-timeout 30 --tls-certificate /run/secrets/cluster.pfx >/dev/null
+# worker-2 as compose.yaml runs its replicas: token from a secret file, its own IP advertised by the entrypoint.
+podman run -d --name "$prefix-worker-2" --network "$network" "${secrets[@]}" \
+  -e DATAPARALLEL_TOKEN_FILE=/run/secrets/token -e DATAPARALLEL_ADVERTISE_IP=1 "$image" \
+  worker --seed coordinator:4053 --host 0.0.0.0 --port 4054 --threads 1 --id worker-2 \
+  --rejoin-timeout 30 --tls-certificate /run/secrets/cluster.pfx >/dev/null
 
 code="$(podman wait "$prefix-coordinator")"
 podman logs "$prefix-coordinator" >"$work/coordinator.log" 2>&1
