@@ -40,8 +40,8 @@ public sealed class LocalWorkerProcesses : IDisposable
     public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls = null, int[]? cpus = null)
     {
         var start = WorkerStartInfo();
-        foreach (var arg in new[]
-            { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id, "--parent-pid", Environment.ProcessId.ToString() })
+        foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id,
+                     "--parent-pid", Environment.ProcessId.ToString() })
             start.ArgumentList.Add(arg);
         if (cpus is not null)
         {
