@@ -21,8 +21,8 @@ namespace DataParallel.Coordinator;
 /// </summary>
 public static class TrainingHost
 {
-    public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error, CancellationToken cancel,
-        ResumeRequest? resume = null)
+    public static async Task<int> RunAsync(TrainSettings settings, LaunchSettings launch, TextWriter output, TextWriter error,
+        CancellationToken cancel, ResumeRequest? resume = null)
     {
         // From here on every line goes through the console: on a terminal, above the progress bar.
         using var console = RunConsole.Create(output, error);
@@ -93,7 +93,8 @@ public static class TrainingHost
     private static (TrainingRun Run, string RunId) PrepareRun(TrainSettings settings, ref LaunchSettings launch, Checkpoint? resumed, RunFiles files,
         MnistDataset train, MnistDataset test, TextWriter output)
     {
-        if (resumed is null && (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv")) || Directory.Exists(Path.Combine(launch.Out, "checkpoints"))))
+        if (resumed is null && (File.Exists(files.PathOf("result.json")) || File.Exists(files.PathOf("metrics.csv"))
+            || Directory.Exists(Path.Combine(launch.Out, "checkpoints"))))
             throw new RunRefused(ExitCodes.Usage, $"--out {launch.Out}: already holds a run; choose another directory or --resume it");
         TorchRuntime.Configure(launch.Mode == WorkerMode.InProcess ? launch.ThreadsPerWorker : 1);
         var replicas = resumed?.Replicas ?? (settings.Replicas > 0 ? settings.Replicas : launch.Workers);
@@ -112,7 +113,11 @@ public static class TrainingHost
         Directory.CreateDirectory(launch.Out);
         // TLS even on loopback: without the run's certificate, no other process can reach its actors.
         if (launch.Tls is null && !launch.NoTls) launch = launch with { Tls = ClusterCertificate.ForRun(launch.Out), RunCertificate = true };
-        files.WriteConfig(new { settings, launch = Describe(launch), run_id = runId, replicas, parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256 });
+        files.WriteConfig(new
+        {
+            settings, launch = Describe(launch), run_id = runId, replicas,
+            parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256,
+        });
         using (var model = new SeedNet(settings.Dropout))
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
@@ -147,8 +152,11 @@ public static class TrainingHost
             console.Out.WriteLine($"coordinator listening at {self}");
 
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var reporter = system.ActorOf(ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs, system.ActorSelection(ClusterConfig.CoordinatorPath)), "reporter");
-            var coordinator = system.ActorOf(CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed), "coordinator");
+            var reporter = system.ActorOf(
+                ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs, system.ActorSelection(ClusterConfig.CoordinatorPath)),
+                "reporter");
+            var coordinator = system.ActorOf(
+                CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed), "coordinator");
 
             void Abort(string why) => coordinator.Tell(new CoordinatorActor.Abort(why, ExitCodes.Interrupted));
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; Abort("interrupted"); });
@@ -195,7 +203,8 @@ public static class TrainingHost
             case WorkerMode.InProcess:
                 for (var i = 1; i <= launch.Workers; i++)
                 {
-                    var options = new WorkerOptions($"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host)
+                    var options = new WorkerOptions(
+                        $"in-process-{i}", ClusterConfig.CoordinatorPath, launch.ThreadsPerWorker, launch.Token, launch.Host)
                     {
                         Cpus = CpuAffinity.ForWorker(i - 1, launch.Workers, launch.ThreadsPerWorker, Environment.ProcessorCount),
                     };
@@ -205,7 +214,8 @@ public static class TrainingHost
             case WorkerMode.Local:
                 return LocalWorkerProcesses.Start(launch.Workers, self.Host!, port, launch.ThreadsPerWorker, launch.Token, launch.Tls, console.Error);
             default:
-                console.Out.WriteLine($"waiting for {launch.Workers} worker(s); start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}"
+                console.Out.WriteLine($"waiting for {launch.Workers} worker(s); "
+                    + $"start each with: dotnet run --project Worker -- --seed {launch.PublicHost ?? self.Host}:{port}"
                     + (launch.Tls is null ? "" : $" --tls-certificate {launch.Tls.Path}")
                     + (launch.Token is null ? "" : " (and the join token in --token or DATAPARALLEL_TOKEN)"));
                 return null;
@@ -218,7 +228,8 @@ public static class TrainingHost
         public int ExitCode { get; } = exitCode;
     }
 
-    private static void PrintHeader(TextWriter output, TrainSettings s, LaunchSettings launch, TrainingRun run, int trainCount, int testCount, int replicas)
+    private static void PrintHeader(TextWriter output, TrainSettings s, LaunchSettings launch, TrainingRun run, int trainCount, int testCount,
+        int replicas)
     {
         var c = CultureInfo.InvariantCulture;
         var workers = launch.Mode switch
@@ -230,9 +241,16 @@ public static class TrainingHost
         var sync = s.Sync == SyncMode.Grads
             ? $"sync grads, batch {s.BatchSize} in micro-batches of {s.MicroBatch}"
             : $"sync params, {replicas} replicas x {s.BatchSize / replicas} images, {s.LocalSteps} local step(s) per round";
-        var schedule = s.Schedule == "onecycle" ? string.Create(c, $"one-cycle to lr {s.LearningRate}") : string.Create(c, $"lr {s.LearningRate} momentum {s.Momentum}");
-        output.WriteLine(string.Create(c, $"Training SeedNet ({run.Layout.ParameterLength:N0} parameters) on MNIST: {trainCount:N0} training / {testCount:N0} test images, {s.Epochs} epochs of {run.StepsPerEpoch} steps"));
-        output.WriteLine($"  {workers} x {launch.ThreadsPerWorker} thread{(launch.ThreadsPerWorker == 1 ? "" : "s")} | {sync} | {s.Optimizer}, {schedule} | augment {(s.AugmentDegrees > 0 || s.AugmentTranslate > 0 ? string.Create(c, $"±{s.AugmentDegrees}° ±{s.AugmentTranslate * 100}%") : "off")} | seed {s.Seed}");
+        var schedule = s.Schedule == "onecycle"
+            ? string.Create(c, $"one-cycle to lr {s.LearningRate}")
+            : string.Create(c, $"lr {s.LearningRate} momentum {s.Momentum}");
+        output.WriteLine(string.Create(c, $"Training SeedNet ({run.Layout.ParameterLength:N0} parameters) on MNIST: "
+            + $"{trainCount:N0} training / {testCount:N0} test images, {s.Epochs} epochs of {run.StepsPerEpoch} steps"));
+        var augment = s.AugmentDegrees > 0 || s.AugmentTranslate > 0
+            ? string.Create(c, $"±{s.AugmentDegrees}° ±{s.AugmentTranslate * 100}%")
+            : "off";
+        output.WriteLine($"  {workers} x {launch.ThreadsPerWorker} thread{(launch.ThreadsPerWorker == 1 ? "" : "s")} | {sync} "
+            + $"| {s.Optimizer}, {schedule} | augment {augment} | seed {s.Seed}");
         output.WriteLine($"  run directory {launch.Out}");
         if (launch.Tls is not null)
             output.WriteLine($"  TLS for Akka.Remote with certificate {launch.Tls.Path} (sha256 {launch.Tls.Sha256})");

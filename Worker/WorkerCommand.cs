@@ -19,12 +19,21 @@ public static class WorkerCommand
                 r.AddError($"--seed: '{r.GetValueOrDefault<string>()}' is not HOST:PORT");
         });
         var host = new Option<string>("--host") { Description = "Address to bind", DefaultValueFactory = _ => "127.0.0.1" }.Host();
-        var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes use to reach this one (behind NAT or in a container)" }.Host();
+        var publicHost = new Option<string?>("--public-host")
+        {
+            Description = "Address other nodes use to reach this one (behind NAT or in a container)",
+        }.Host();
         var port = new Option<int>("--port") { Description = "Port to bind (0: any free port)", DefaultValueFactory = _ => 0 };
         port.Validators.Add(r => Endpoints.ValidatePort(r, "--port", allowZero: true));
-        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)", DefaultValueFactory = _ => Environment.ProcessorCount }
-            .Within(1, OptionRules.MaxThreads);
-        var token = new Option<string?>("--token") { Description = $"Join token (or set {JoinToken.EnvironmentVariable}); required by a coordinator that binds beyond loopback" };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "libtorch intra-op threads (results are bit-identical only at equal thread counts)",
+            DefaultValueFactory = _ => Environment.ProcessorCount,
+        }.Within(1, OptionRules.MaxThreads);
+        var token = new Option<string?>("--token")
+        {
+            Description = $"Join token (or set {JoinToken.EnvironmentVariable}); required by a coordinator that binds beyond loopback",
+        };
         var id = new Option<string?>("--id") { Description = "Worker id: letters, digits, '-', '_' and '.' (default: host-pid)" };
         id.Validators.Add(r =>
         {
@@ -32,16 +41,28 @@ public static class WorkerCommand
             if (r.GetValueOrDefault<string?>() is { } value && !WorkerIds.IsValid(value))
                 r.AddError($"--id: '{value}' must be 1 to 64 letters, digits, '-', '_' or '.'");
         });
-        var rejoin = new Option<double>("--rejoin-timeout") { Description = "Seconds to keep trying to reach a missing coordinator before giving up", DefaultValueFactory = _ => 60 }.Seconds();
-        var cpus = new Option<string?>("--cpus") { Description = "Pin this worker to these CPUs (online ones), e.g. 0 or 2-3 (the coordinator pins the workers it starts)" }.CpuList();
-        var parentPid = new Option<int?>("--parent-pid") { Description = "Exit when this process (the launching coordinator) is gone", Hidden = true };
+        var rejoin = new Option<double>("--rejoin-timeout")
+        {
+            Description = "Seconds to keep trying to reach a missing coordinator before giving up",
+            DefaultValueFactory = _ => 60,
+        }.Seconds();
+        var cpus = new Option<string?>("--cpus")
+        {
+            Description = "Pin this worker to these CPUs (online ones), e.g. 0 or 2-3 (the coordinator pins the workers it starts)",
+        }.CpuList();
+        var parentPid = new Option<int?>("--parent-pid")
+        {
+            Description = "Exit when this process (the launching coordinator) is gone",
+            Hidden = true,
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
         // Fault injection for the refusal tests: announce a model or protocol this build does not have.
         var announceFingerprint = new Option<string?>("--announce-fingerprint") { Hidden = true };
         var announceProtocol = new Option<int?>("--announce-protocol") { Hidden = true };
         var tls = new TlsOptions();
 
-        var root = new RootCommand($"Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp. {ExitCodes.WorkerHelp}")
+        var root = new RootCommand(
+            $"Data-parallel training worker: joins a coordinator's Akka.Cluster and computes gradients with TorchSharp. {ExitCodes.WorkerHelp}")
         {
             seed, host, publicHost, port, threads, cpus, token, id, rejoin, parentPid, verbose, announceFingerprint, announceProtocol,
         };

@@ -38,7 +38,8 @@ public static class WorkerHost
             var remaining = options.RejoinTimeout - (DateTime.UtcNow - lostSince);
             if (remaining <= TimeSpan.Zero)
             {
-                error.WriteLine($"error: no coordinator at {options.SeedHost}:{options.SeedPort} for {options.RejoinTimeout.TotalSeconds:F0} s; giving up");
+                error.WriteLine(
+                    $"error: no coordinator at {options.SeedHost}:{options.SeedPort} for {options.RejoinTimeout.TotalSeconds:F0} s; giving up");
                 return ExitCodes.CoordinatorGone;
             }
             var extra = $"""
@@ -60,7 +61,8 @@ public static class WorkerHost
                 Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
                 {
                     joined = true;
-                    output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} ({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
+                    output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} "
+                        + $"({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
                 });
                 var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
                 // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
@@ -68,7 +70,8 @@ public static class WorkerHost
                 // have ended first, reporting only that it stopped: ask the system why.
                 if (ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason) && options.Tls!.RejectedPeers > 0)
                 {
-                    error.WriteLine($"error: TLS handshake with the coordinator at {options.SeedHost}:{options.SeedPort} failed; it must run with TLS and the same --tls-certificate as this worker");
+                    error.WriteLine($"error: TLS handshake with the coordinator at {options.SeedHost}:{options.SeedPort} failed; "
+                        + "it must run with TLS and the same --tls-certificate as this worker");
                     return ExitCodes.Refused;
                 }
                 var (why, reason) = finished == exit.Task ? exit.Task.Result
@@ -86,7 +89,8 @@ public static class WorkerHost
                         return ExitCodes.Refused;
                     default:
                         if (joined) lostSince = DateTime.UtcNow;
-                        error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to {(options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds:F0} s");
+                        error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to "
+                            + $"{(options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds:F0} s");
                         break;
                 }
             }

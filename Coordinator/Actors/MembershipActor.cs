@@ -45,7 +45,8 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         _reporter = reporter;
         Receive<JoinRequest>(OnJoinRequest);
         Receive<JoinProof>(OnJoinProof);
-        Receive<ClusterEvent.UnreachableMember>(e => Timers.StartSingleTimer(e.Member.Address, new Recheck(e.Member.Address), _launch.UnreachableGrace));
+        Receive<ClusterEvent.UnreachableMember>(
+            e => Timers.StartSingleTimer(e.Member.Address, new Recheck(e.Member.Address), _launch.UnreachableGrace));
         Receive<ClusterEvent.ReachableMember>(e => Timers.Cancel(e.Member.Address));
         Receive<Recheck>(r =>
         {
@@ -60,7 +61,8 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
             // A worker stopped with SIGTERM leaves the cluster first; its actor's end may arrive before MemberRemoved.
             var address = t.ActorRef.Path.Address;
             var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(address));
-            var left = address.HasGlobalScope && (t.AddressTerminated || member is null || member.Status is MemberStatus.Leaving or MemberStatus.Exiting);
+            var left = address.HasGlobalScope
+                && (t.AddressTerminated || member is null || member.Status is MemberStatus.Leaving or MemberStatus.Exiting);
             Lose(id, left ? "left the cluster" : "stopped");
         });
         Receive<Down>(d =>
@@ -95,7 +97,8 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         }
         if (request.ModelFingerprint != _fingerprint)
         {
-            Refuse(request.WorkerId, Sender, $"model fingerprint {request.ModelFingerprint} does not match the coordinator's {_fingerprint} (a different model architecture)");
+            Refuse(request.WorkerId, Sender,
+                $"model fingerprint {request.ModelFingerprint} does not match the coordinator's {_fingerprint} (a different model architecture)");
             return;
         }
         if (_members.TryGetValue(request.WorkerId, out var known) && known.Equals(Sender))

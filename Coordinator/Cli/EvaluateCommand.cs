@@ -13,17 +13,26 @@ public static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file" };
+        var model = new Argument<string>("MODEL")
+        {
+            Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file",
+        };
         var data = CoordinatorCommands.DataOption();
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test images (as train --limit-test N)" };
         limit.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--limit must be at least 1"); });
-        var output = new Option<string?>("--out") { Description = $"Directory for {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile} (default: the run directory, or the model file's)" };
+        var output = new Option<string?>("--out")
+        {
+            Description = $"Directory for {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile} "
+                + "(default: the run directory, or the model file's)",
+        };
         var command = new Command("evaluate",
-            $"Evaluate a trained model on the MNIST test set: accuracy, loss, per-class accuracy and the confusion matrix; writes {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile}")
+            "Evaluate a trained model on the MNIST test set: accuracy, loss, per-class accuracy and the confusion matrix; "
+            + $"writes {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile}")
         {
             model, data, limit, output,
         };
-        command.SetAction(parse => Run(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(limit), parse.GetValue(output), Console.Out, Console.Error));
+        command.SetAction(parse =>
+            Run(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(limit), parse.GetValue(output), Console.Out, Console.Error));
         return command;
     }
 
@@ -54,8 +63,10 @@ public static class EvaluateCommand
         var evaluation = TestEvaluation.Of(model.LogProbabilities(test.Images), test.Labels);
         var c = CultureInfo.InvariantCulture;
         output.WriteLine($"SeedNet from {model.Source} (parameters sha256 {model.Sha256})");
-        output.WriteLine(string.Create(c, $"  test images: {evaluation.Count:N0}{(test.Count < 10_000 ? " (the first ones)" : "")} from {dataDirectory}"));
-        output.WriteLine(string.Create(c, $"  test accuracy: {evaluation.Accuracy * 100:F2}% ({evaluation.Correct:N0} right, {evaluation.Mistakes.Count:N0} wrong)"));
+        var first = test.Count < 10_000 ? " (the first ones)" : "";
+        output.WriteLine(string.Create(c, $"  test images: {evaluation.Count:N0}{first} from {dataDirectory}"));
+        output.WriteLine(string.Create(c,
+            $"  test accuracy: {evaluation.Accuracy * 100:F2}% ({evaluation.Correct:N0} right, {evaluation.Mistakes.Count:N0} wrong)"));
         output.WriteLine(string.Create(c, $"  test loss: {evaluation.Loss:F4}"));
         output.WriteLine();
         output.Write(evaluation.Table());
@@ -70,7 +81,8 @@ public static class EvaluateCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Fail(error, ExitCodes.Failed, $"cannot write {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile} in {target}: {e.Message}");
+            return Fail(error, ExitCodes.Failed,
+                $"cannot write {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile} in {target}: {e.Message}");
         }
         output.WriteLine();
         output.WriteLine($"wrote {EvaluationPlots.ConfusionFile} and {EvaluationPlots.MistakesFile} in {target}");

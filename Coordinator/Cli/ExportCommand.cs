@@ -50,13 +50,16 @@ public static class ExportCommand
         var (workers, threads, deployment) = ReadLaunch(directory);
         var s = checkpoint.Settings;
         var origin = new ModelOrigin(checkpoint.RunId, s, $"checkpoint `{Path.GetFileName(file)}`", epochs, checkpoint.Step,
-            measured?.TestAccuracy, measured?.TestLoss, Math.Min(s.LimitTrain ?? MnistTrainImages, MnistTrainImages), Math.Min(s.LimitTest ?? MnistTestImages, MnistTestImages),
+            measured?.TestAccuracy, measured?.TestLoss,
+            Math.Min(s.LimitTrain ?? MnistTrainImages, MnistTrainImages), Math.Min(s.LimitTest ?? MnistTestImages, MnistTestImages),
             workers, threads, deployment, Command: null);
         var target = outDirectory ?? directory;
         try
         {
             var files = ModelFiles.Write(target, model, origin);
-            output.WriteLine($"wrote {string.Join(", ", files.Select(f => f.Name))} in {target} from {Path.GetFileName(file)} (epoch {epochs}{(checkpoint.Step > 0 ? $" + {checkpoint.Step} steps" : "")}, sha256 {model.Sha256})");
+            var steps = checkpoint.Step > 0 ? $" + {checkpoint.Step} steps" : "";
+            output.WriteLine($"wrote {string.Join(", ", files.Select(f => f.Name))} in {target} "
+                + $"from {Path.GetFileName(file)} (epoch {epochs}{steps}, sha256 {model.Sha256})");
             return ExitCodes.Ok;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -65,7 +68,10 @@ public static class ExportCommand
         }
     }
 
-    /// <summary>Workers and threads from the run's config.json; the checkpoint does not hold them (they do not change what is computed, except threads bit-wise).</summary>
+    /// <summary>
+    /// Workers and threads from the run's config.json; the checkpoint does not hold them
+    /// (they do not change what is computed, except threads bit-wise).
+    /// </summary>
     private static (int? Workers, int? Threads, string? Deployment) ReadLaunch(string directory)
     {
         try

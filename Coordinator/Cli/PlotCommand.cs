@@ -47,7 +47,8 @@ public static class PlotCommand
         {
             return Fail(error, ExitCodes.Failed, $"{directory}: cannot render or write the plots: {e.GetType().Name}: {e.Message}");
         }
-        output.WriteLine($"wrote {RunPlots.LossFile}, {RunPlots.MetricsFile} and {RunPlots.WorkersFile} in {directory} ({epochs.Count} epoch{(epochs.Count == 1 ? "" : "s")}, {throughput.Count} throughput samples)");
+        output.WriteLine($"wrote {RunPlots.LossFile}, {RunPlots.MetricsFile} and {RunPlots.WorkersFile} in {directory} "
+            + $"({epochs.Count} epoch{(epochs.Count == 1 ? "" : "s")}, {throughput.Count} throughput samples)");
         return ExitCodes.Ok;
     }
 

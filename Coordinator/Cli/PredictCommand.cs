@@ -14,11 +14,22 @@ public static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file" };
-        var images = new Argument<string[]>("IMAGE") { Description = "PNG or JPEG pictures of one digit each, any size, dark on light or light on dark", Arity = ArgumentArity.OneOrMore };
-        var json = new Option<bool>("--json") { Description = "One JSON document on stdout: the model's sha256 and, per image, the digit and the ten probabilities" };
+        var model = new Argument<string>("MODEL")
+        {
+            Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file",
+        };
+        var images = new Argument<string[]>("IMAGE")
+        {
+            Description = "PNG or JPEG pictures of one digit each, any size, dark on light or light on dark",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var json = new Option<bool>("--json")
+        {
+            Description = "One JSON document on stdout: the model's sha256 and, per image, the digit and the ten probabilities",
+        };
         var command = new Command("predict",
-            "Read the digit in each image: converted as MNIST was made (grayscale, white on black, fitted to 20x20, centred by centre of mass in 28x28), then classified")
+            "Read the digit in each image: converted as MNIST was made "
+            + "(grayscale, white on black, fitted to 20x20, centred by centre of mass in 28x28), then classified")
         {
             model, images, json,
         };
@@ -59,7 +70,10 @@ public static class PredictCommand
             {
                 model = model.Source,
                 sha256 = model.Sha256,
-                predictions = predictions.Select(p => new { image = p.Image, digit = p.Digit, probabilities = p.Probabilities.Select(v => Math.Round(v, 6)) }),
+                predictions = predictions.Select(p => new
+                {
+                    image = p.Image, digit = p.Digit, probabilities = p.Probabilities.Select(v => Math.Round(v, 6)),
+                }),
             }));
             return ExitCodes.Ok;
         }

@@ -31,56 +31,164 @@ public static class TrainCommand
         var d = new TrainSettings();
         var data = CoordinatorCommands.DataOption();
         var epochs = Positive(new Option<int>("--epochs") { Description = "Epochs to train", DefaultValueFactory = _ => d.Epochs });
-        var batch = new Option<int>("--batch-size") { Description = "Global batch: images per optimizer step", DefaultValueFactory = _ => d.BatchSize }.Within(1, MaxBatch, "MNIST's training set");
-        var micro = new Option<int>("--micro-batch") { Description = "Images per unit of work; BatchNorm statistics are per micro-batch. Must divide --batch-size", DefaultValueFactory = _ => d.MicroBatch }.Within(1, MaxImagesPerUnit, ImagesPerUnitWhy);
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate (one-cycle) or the constant rate", DefaultValueFactory = _ => d.LearningRate }.Above(0);
-        var momentum = new Option<double>("--momentum") { Description = "Momentum (Adam: beta1) with --schedule constant; one-cycle cycles it 0.95 -> 0.85 -> 0.95", DefaultValueFactory = _ => d.Momentum }.Within(0, 1, maxExcluded: true);
-        var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => d.WeightDecay }.Above(0, inclusive: true);
+        var batch = new Option<int>("--batch-size")
+        {
+            Description = "Global batch: images per optimizer step",
+            DefaultValueFactory = _ => d.BatchSize,
+        }.Within(1, MaxBatch, "MNIST's training set");
+        var micro = new Option<int>("--micro-batch")
+        {
+            Description = "Images per unit of work; BatchNorm statistics are per micro-batch. Must divide --batch-size",
+            DefaultValueFactory = _ => d.MicroBatch,
+        }.Within(1, MaxImagesPerUnit, ImagesPerUnitWhy);
+        var lr = new Option<double>("--lr")
+        {
+            Description = "Peak learning rate (one-cycle) or the constant rate",
+            DefaultValueFactory = _ => d.LearningRate,
+        }.Above(0);
+        var momentum = new Option<double>("--momentum")
+        {
+            Description = "Momentum (Adam: beta1) with --schedule constant; one-cycle cycles it 0.95 -> 0.85 -> 0.95",
+            DefaultValueFactory = _ => d.Momentum,
+        }.Within(0, 1, maxExcluded: true);
+        var weightDecay = new Option<double>("--weight-decay")
+        {
+            Description = "L2 weight decay",
+            DefaultValueFactory = _ => d.WeightDecay,
+        }.Above(0, inclusive: true);
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, nesterov or adam", DefaultValueFactory = _ => d.Optimizer };
         optimizer.AcceptOnlyFromAmong(Optimizers.Names);
         var schedule = new Option<string>("--schedule") { Description = "onecycle or constant", DefaultValueFactory = _ => d.Schedule };
         schedule.AcceptOnlyFromAmong(TrainSettings.Schedules);
-        var seed = new Option<long>("--seed") { Description = "Seed of everything random: initialisation, order, augmentation, dropout", DefaultValueFactory = _ => d.Seed };
-        var limitTrain = new Option<int?>("--limit-train") { Description = "Use only the first N training images" }.Within(1, MaxBatch, "MNIST's training set");
-        var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images" }.Within(1, MaxEvalChunk, "MNIST's test set");
-        var dropout = new Option<double>("--dropout") { Description = "Dropout probability after each block", DefaultValueFactory = _ => d.Dropout }.Within(0, 1, maxExcluded: true);
-        var noAugment = new Option<bool>("--no-augment") { Description = $"Turn off the light augmentation (rotation ±{d.AugmentDegrees}°, shift ±{d.AugmentTranslate * 100}%)" };
-        var sync = new Option<SyncMode>("--sync") { Description = "grads: average gradients every step (default); params: average whole replicas every --local-steps", DefaultValueFactory = _ => d.Sync };
-        var localSteps = Positive(new Option<int>("--local-steps") { Description = "--sync params: optimizer steps each replica takes between averagings", DefaultValueFactory = _ => d.LocalSteps });
-        var replicas = new Option<int>("--replicas") { Description = "--sync params: model replicas (default: --workers)", DefaultValueFactory = _ => 0 }.Within(0, OptionRules.MaxWorkers);
-        var evalChunk = new Option<int>("--eval-chunk") { Description = "Test images per evaluation unit", DefaultValueFactory = _ => d.EvalChunk }.Within(1, MaxEvalChunk, "MNIST's test set");
-        var output = new Option<string>("--out") { Description = "Run directory (default runs/<timestamp>)", DefaultValueFactory = _ => RepositoryPaths.DefaultOut() };
+        var seed = new Option<long>("--seed")
+        {
+            Description = "Seed of everything random: initialisation, order, augmentation, dropout",
+            DefaultValueFactory = _ => d.Seed,
+        };
+        var limitTrain = new Option<int?>("--limit-train")
+        {
+            Description = "Use only the first N training images",
+        }.Within(1, MaxBatch, "MNIST's training set");
+        var limitTest = new Option<int?>("--limit-test")
+        {
+            Description = "Use only the first N test images",
+        }.Within(1, MaxEvalChunk, "MNIST's test set");
+        var dropout = new Option<double>("--dropout")
+        {
+            Description = "Dropout probability after each block",
+            DefaultValueFactory = _ => d.Dropout,
+        }.Within(0, 1, maxExcluded: true);
+        var noAugment = new Option<bool>("--no-augment")
+        {
+            Description = $"Turn off the light augmentation (rotation ±{d.AugmentDegrees}°, shift ±{d.AugmentTranslate * 100}%)",
+        };
+        var sync = new Option<SyncMode>("--sync")
+        {
+            Description = "grads: average gradients every step (default); params: average whole replicas every --local-steps",
+            DefaultValueFactory = _ => d.Sync,
+        };
+        var localSteps = Positive(new Option<int>("--local-steps")
+        {
+            Description = "--sync params: optimizer steps each replica takes between averagings",
+            DefaultValueFactory = _ => d.LocalSteps,
+        });
+        var replicas = new Option<int>("--replicas")
+        {
+            Description = "--sync params: model replicas (default: --workers)",
+            DefaultValueFactory = _ => 0,
+        }.Within(0, OptionRules.MaxWorkers);
+        var evalChunk = new Option<int>("--eval-chunk")
+        {
+            Description = "Test images per evaluation unit",
+            DefaultValueFactory = _ => d.EvalChunk,
+        }.Within(1, MaxEvalChunk, "MNIST's test set");
+        var output = new Option<string>("--out")
+        {
+            Description = "Run directory (default runs/<timestamp>)",
+            DefaultValueFactory = _ => RepositoryPaths.DefaultOut(),
+        };
 
         var l = new LaunchSettings();
-        var workers = new Option<int>("--workers") { Description = $"Number of workers (local or in-process: at most {LocalWorkersPerCore} per core)", DefaultValueFactory = _ => l.Workers }.Within(1, OptionRules.MaxWorkers);
+        var workers = new Option<int>("--workers")
+        {
+            Description = $"Number of workers (local or in-process: at most {LocalWorkersPerCore} per core)",
+            DefaultValueFactory = _ => l.Workers,
+        }.Within(1, OptionRules.MaxWorkers);
         var inProcess = new Option<bool>("--in-process") { Description = "Run the workers as actors inside this process (a single-node cluster)" };
-        var external = new Option<bool>("--external") { Description = "Wait for workers started elsewhere with `dotnet run --project Worker -- --seed HOST:PORT`" };
-        var threads = new Option<int?>("--threads-per-worker") { Description = "libtorch threads per worker (default: cores / workers). Results are bit-identical only at equal values" }.Within(1, OptionRules.MaxThreads);
-        var host = new Option<string>("--host") { Description = "Address the coordinator binds (beyond loopback needs --token)", DefaultValueFactory = _ => l.Host }.Host();
+        var external = new Option<bool>("--external")
+        {
+            Description = "Wait for workers started elsewhere with `dotnet run --project Worker -- --seed HOST:PORT`",
+        };
+        var threads = new Option<int?>("--threads-per-worker")
+        {
+            Description = "libtorch threads per worker (default: cores / workers). Results are bit-identical only at equal values",
+        }.Within(1, OptionRules.MaxThreads);
+        var host = new Option<string>("--host")
+        {
+            Description = "Address the coordinator binds (beyond loopback needs --token)",
+            DefaultValueFactory = _ => l.Host,
+        }.Host();
         var port = new Option<int?>("--port") { Description = "Port the coordinator binds (default: any free port; 4053 with --external)" };
         port.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--port must be between 0 and 65535"); });
         var publicHost = new Option<string?>("--public-host") { Description = "Address workers use to reach the coordinator, if not --host" }.Host();
-        var token = new Option<string?>("--token") { Description = $"Join token workers must prove they hold (or set {JoinToken.EnvironmentVariable})" };
-        var workerTimeout = new Option<double>("--worker-timeout") { Description = "Seconds without any reply before a worker holding work is declared dead", DefaultValueFactory = _ => l.WorkerTimeout.TotalSeconds }.Seconds();
-        var logEvery = new Option<int>("--log-every") { Description = "Also print a line every N steps (0: epoch lines only)", DefaultValueFactory = _ => 0 }.Within(0, MaxBatch, "the steps of an epoch at batch 1");
+        var token = new Option<string?>("--token")
+        {
+            Description = $"Join token workers must prove they hold (or set {JoinToken.EnvironmentVariable})",
+        };
+        var workerTimeout = new Option<double>("--worker-timeout")
+        {
+            Description = "Seconds without any reply before a worker holding work is declared dead",
+            DefaultValueFactory = _ => l.WorkerTimeout.TotalSeconds,
+        }.Seconds();
+        var logEvery = new Option<int>("--log-every")
+        {
+            Description = "Also print a line every N steps (0: epoch lines only)",
+            DefaultValueFactory = _ => 0,
+        }.Within(0, MaxBatch, "the steps of an epoch at batch 1");
         var verbose = new Option<bool>("--verbose") { Description = "Akka debug logging" };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest valid checkpoint (its settings come from the checkpoint)" };
-        var checkpointEvery = new Option<int>("--checkpoint-every-steps") { Description = "Checkpoint every K steps as well as at every epoch end (0: epoch ends only)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in this directory from its newest valid checkpoint (its settings come from the checkpoint)",
+        };
+        var checkpointEvery = new Option<int>("--checkpoint-every-steps")
+        {
+            Description = "Checkpoint every K steps as well as at every epoch end (0: epoch ends only)",
+            DefaultValueFactory = _ => 0,
+        };
         checkpointEvery.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--checkpoint-every-steps must not be negative"); });
-        var straggler = new Option<double>("--straggler-timeout") { Description = "Seconds (at least) before a unit still in flight is also given to an idle worker", DefaultValueFactory = _ => l.StragglerMinimum.TotalSeconds }.Seconds();
+        var straggler = new Option<double>("--straggler-timeout")
+        {
+            Description = "Seconds (at least) before a unit still in flight is also given to an idle worker",
+            DefaultValueFactory = _ => l.StragglerMinimum.TotalSeconds,
+        }.Seconds();
         // Test-only: make an event (a join) happen during a run by construction rather than by timing.
-        var hold = new Option<string?>("--hold-until-joins") { Description = "N@EPOCH:STEP: before that step, wait for N accepted joins in all", Hidden = true };
-        hold.Validators.Add(r => { if (r.GetValueOrDefault<string?>() is { } h && !JoinGate.TryParse(h, out _)) r.AddError($"--hold-until-joins: '{h}' is not N@EPOCH:STEP"); });
-        var noTls = new Option<bool>("--no-tls") { Description = "Loopback only: plain TCP instead of the run's own TLS certificate (any local process can then reach the run)" };
+        var hold = new Option<string?>("--hold-until-joins")
+        {
+            Description = "N@EPOCH:STEP: before that step, wait for N accepted joins in all",
+            Hidden = true,
+        };
+        hold.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } h && !JoinGate.TryParse(h, out _)) r.AddError($"--hold-until-joins: '{h}' is not N@EPOCH:STEP");
+        });
+        var noTls = new Option<bool>("--no-tls")
+        {
+            Description = "Loopback only: plain TCP instead of the run's own TLS certificate (any local process can then reach the run)",
+        };
         var tls = new TlsOptions();
 
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
             sync, localSteps, replicas, evalChunk, output,
-            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose, resume, checkpointEvery, hold, noTls,
+            workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose,
+            resume, checkpointEvery, hold, noTls,
         };
-        Option[] fixedByCheckpoint = [epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment, sync, localSteps, replicas, evalChunk, output];
+        Option[] fixedByCheckpoint =
+        [
+            epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
+            sync, localSteps, replicas, evalChunk, output,
+        ];
         tls.AddTo(command);
         command.Validators.Add(r =>
         {
@@ -90,13 +198,15 @@ public static class TrainCommand
             if (r.GetValue(inProcess) && r.GetValue(external)) r.AddError("--in-process and --external exclude each other");
             var maxLocal = LocalWorkersPerCore * Environment.ProcessorCount;
             if (!r.GetValue(external) && r.GetValue(workers) > maxLocal)
-                r.AddError($"--workers {r.GetValue(workers)}: at most {maxLocal} local or in-process workers on this machine ({LocalWorkersPerCore} per core); start more with --external");
+                r.AddError($"--workers {r.GetValue(workers)}: at most {maxLocal} local or in-process workers on this machine "
+                    + $"({LocalWorkersPerCore} per core); start more with --external");
             if (r.GetValue(sync) == SyncMode.Params && m > 0)
             {
                 var replicaCount = r.GetValue(replicas) > 0 ? r.GetValue(replicas) : r.GetValue(workers);
                 var images = (long)(b / Math.Max(1, replicaCount)) * r.GetValue(localSteps);
                 if (images > MaxImagesPerUnit)
-                    r.AddError($"--sync params: a replica round of --local-steps x --batch-size / replicas = {images} images exceeds {MaxImagesPerUnit} ({ImagesPerUnitWhy})");
+                    r.AddError($"--sync params: a replica round of --local-steps x --batch-size / replicas = {images} images "
+                        + $"exceeds {MaxImagesPerUnit} ({ImagesPerUnitWhy})");
             }
             if (r.GetValue(resume) is null) return;
             foreach (var option in fixedByCheckpoint)

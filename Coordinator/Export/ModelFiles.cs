@@ -49,7 +49,8 @@ public static class ModelFiles
         {
             ["run_id"] = origin.RunId,
             ["parameters_sha256"] = model.Sha256,
-            ["input"] = string.Create(c, $"N x 1 x 28 x 28 float32: pixels / 255, then (x - {MnistDataset.Mean}) / {MnistDataset.Std}; white digit on black"),
+            ["input"] = string.Create(c,
+                $"N x 1 x 28 x 28 float32: pixels / 255, then (x - {MnistDataset.Mean}) / {MnistDataset.Std}; white digit on black"),
             ["output"] = "N x 10 log-probabilities of the digits 0-9",
         };
         if (origin.TestAccuracy is { } accuracy) metadata["test_accuracy"] = accuracy.ToString("R", c);
@@ -67,7 +68,8 @@ public static class ModelFiles
     public static bool WriteAtEndOfRun(TrainingRun run, LaunchSettings launch, RunResult result, TextWriter output, TextWriter error)
     {
         var origin = new ModelOrigin(result.RunId, run.Settings, "the end of training", result.Epochs, 0, result.TestAccuracy, result.TestLoss,
-            run.Train.Count, run.Test.Count, launch.Workers, launch.ThreadsPerWorker, DescribeDeployment(launch), Invocation(Environment.GetCommandLineArgs().Skip(1)));
+            run.Train.Count, run.Test.Count, launch.Workers, launch.ThreadsPerWorker, DescribeDeployment(launch),
+            Invocation(Environment.GetCommandLineArgs().Skip(1)));
         try
         {
             var model = new TrainedModel(run.Layout, run.Parameters, run.Buffers, "the end of training");
@@ -83,13 +85,19 @@ public static class ModelFiles
         }
     }
 
-    public static string DescribeDeployment(LaunchSettings l) => DescribeDeployment(l.Workers, l.Mode.ToString().ToLowerInvariant(), l.ThreadsPerWorker);
+    public static string DescribeDeployment(LaunchSettings l) =>
+        DescribeDeployment(l.Workers, l.Mode.ToString().ToLowerInvariant(), l.ThreadsPerWorker);
 
     /// <param name="mode">As config.json records it: local, inprocess or external.</param>
     public static string DescribeDeployment(int workers, string? mode, int threads)
     {
         var s = workers == 1 ? "" : "s";
-        var kind = mode switch { "local" => $"local worker process{(workers == 1 ? "" : "es")}", "inprocess" => $"in-process worker{s}", _ => $"{mode} worker{s}" };
+        var kind = mode switch
+        {
+            "local" => $"local worker process{(workers == 1 ? "" : "es")}",
+            "inprocess" => $"in-process worker{s}",
+            _ => $"{mode} worker{s}",
+        };
         return $"{workers} {kind} x {threads} thread{(threads == 1 ? "" : "s")}";
     }
 
@@ -112,8 +120,11 @@ public static class ModelFiles
     public static string ReproducingCommand(TrainSettings s, int? workers, int? threadsPerWorker)
     {
         var c = CultureInfo.InvariantCulture;
-        var args = new List<string> { "train", "--epochs", s.Epochs.ToString(c), "--batch-size", s.BatchSize.ToString(c), "--micro-batch", s.MicroBatch.ToString(c),
-            "--optimizer", s.Optimizer, "--schedule", s.Schedule, "--lr", s.LearningRate.ToString("R", c) };
+        var args = new List<string>
+        {
+            "train", "--epochs", s.Epochs.ToString(c), "--batch-size", s.BatchSize.ToString(c), "--micro-batch", s.MicroBatch.ToString(c),
+            "--optimizer", s.Optimizer, "--schedule", s.Schedule, "--lr", s.LearningRate.ToString("R", c),
+        };
         if (s.Schedule != "onecycle") args.AddRange(["--momentum", s.Momentum.ToString("R", c)]);
         if (s.WeightDecay != 0) args.AddRange(["--weight-decay", s.WeightDecay.ToString("R", c)]);
         args.AddRange(["--seed", s.Seed.ToString(c), "--dropout", s.Dropout.ToString("R", c)]);

@@ -21,11 +21,18 @@ public static class SeedNetOnnx
     private const double BatchNormEpsilon = 1e-5;
 
     // Field numbers of onnx.proto (ONNX 1.8 and later).
-    private static class Model { public const int IrVersion = 1, ProducerName = 2, ProducerVersion = 3, DocString = 6, Graph = 7, OpsetImport = 8, MetadataProps = 14; }
+    private static class Model
+    {
+        public const int IrVersion = 1, ProducerName = 2, ProducerVersion = 3, DocString = 6, Graph = 7, OpsetImport = 8, MetadataProps = 14;
+    }
     private static class OpsetId { public const int Version = 2; }
     private static class Graph { public const int Node = 1, Name = 2, Initializer = 5, Input = 11, Output = 12; }
     private static class Node { public const int Input = 1, Output = 2, Name = 3, OpType = 4, Attribute = 5; }
-    private static class Attribute { public const int Name = 1, F = 2, I = 3, Ints = 8, Type = 20; public const int TypeFloat = 1, TypeInt = 2, TypeInts = 7; }
+    private static class Attribute
+    {
+        public const int Name = 1, F = 2, I = 3, Ints = 8, Type = 20;
+        public const int TypeFloat = 1, TypeInt = 2, TypeInts = 7;
+    }
     private static class Tensor { public const int Dims = 1, DataType = 2, Name = 8, RawData = 9; public const int Float = 1; }
     private static class ValueInfo { public const int Name = 1, Type = 2; }
     private static class TypeProto { public const int TensorType = 1, ElemType = 1, Shape = 2; }
@@ -97,7 +104,8 @@ public static class SeedNetOnnx
             .Int64(Model.IrVersion, IrVersion)
             .String(Model.ProducerName, "DataParallel")
             .String(Model.ProducerVersion, typeof(SeedNetOnnx).Assembly.GetName().Version?.ToString() ?? "0")
-            .String(Model.DocString, "SeedNet trained on MNIST. Input: N x 1 x 28 x 28 float, pixels / 255 then (x - 0.1307) / 0.3081. Output: N x 10 log-probabilities.")
+            .String(Model.DocString, "SeedNet trained on MNIST. Input: N x 1 x 28 x 28 float, pixels / 255 then (x - 0.1307) / 0.3081. "
+                + "Output: N x 10 log-probabilities.")
             .Message(Model.Graph, graph)
             .Message(Model.OpsetImport, new ProtoMessage().Int64(OpsetId.Version, Opset));
         foreach (var (key, value) in metadata)

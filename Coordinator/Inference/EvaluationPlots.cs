@@ -5,7 +5,9 @@ using ScottPlot.TickGenerators;
 
 namespace DataParallel.Coordinator.Inference;
 
-/// <summary>Confusion.png and Mistakes.png of an evaluation, rendered in memory (ScottPlot, as the run's own plots) to be written atomically.</summary>
+/// <summary>
+/// Confusion.png and Mistakes.png of an evaluation, rendered in memory (ScottPlot, as the run's own plots) to be written atomically.
+/// </summary>
 public static class EvaluationPlots
 {
     public const string ConfusionFile = "Confusion.png";
@@ -74,7 +76,9 @@ public static class EvaluationPlots
         using var plot = new Plot();
         plot.Title(shown.Count == e.Mistakes.Count
             ? string.Create(c, $"Misclassified: {e.Mistakes.Count:N0} of {e.Count:N0} test images (true / predicted, probability of the prediction)")
-            : string.Create(c, $"Misclassified: {e.Mistakes.Count:N0} of {e.Count:N0} test images, the {shown.Count} most confident (true / predicted)"), size: 15);
+            : string.Create(c,
+                $"Misclassified: {e.Mistakes.Count:N0} of {e.Count:N0} test images, the {shown.Count} most confident (true / predicted)"),
+            size: 15);
         for (var i = 0; i < shown.Count; i++)
         {
             var m = shown[i];

@@ -27,7 +27,9 @@ public sealed class TrainedModel
     public TrainedModel(StateLayout layout, float[] parameters, float[] buffers, string source)
     {
         if (parameters.Length != layout.ParameterLength || buffers.Length != layout.BufferLength)
-            throw new ArgumentException($"{parameters.Length} parameters and {buffers.Length} buffer values for a model with {layout.ParameterLength} and {layout.BufferLength}");
+            throw new ArgumentException(
+                $"{parameters.Length} parameters and {buffers.Length} buffer values "
+                + $"for a model with {layout.ParameterLength} and {layout.BufferLength}");
         Layout = layout;
         Parameters = parameters;
         Buffers = buffers;
@@ -55,7 +57,8 @@ public sealed class TrainedModel
     /// <summary>Log-probabilities, <c>count x 10</c> row by row, of raw 28x28 images (one byte a pixel, white on black).</summary>
     public float[] LogProbabilities(ReadOnlySpan<byte> images)
     {
-        if (images.Length % MnistDataset.ImageBytes != 0) throw new ArgumentException($"{images.Length} bytes are not whole {MnistDataset.Side}x{MnistDataset.Side} images");
+        if (images.Length % MnistDataset.ImageBytes != 0)
+            throw new ArgumentException($"{images.Length} bytes are not whole {MnistDataset.Side}x{MnistDataset.Side} images");
         var count = images.Length / MnistDataset.ImageBytes;
         var result = new float[count * SeedNet.Classes];
         using var net = CreateNet();
@@ -102,7 +105,8 @@ public sealed class TrainedModel
             ".safetensors" => FromStateDict(path, (net, stream) => net.load_safetensors(stream, strict: true)),
             ".pt" or ".pth" => FromStateDict(path, (net, stream) => net.load_py(stream, strict: true)),
             ".ckpt" => FromCheckpointFile(path),
-            ".onnx" => throw new ModelFileException($"{path}: an ONNX model runs in ONNX Runtime; give the {SafetensorsFile} or {PyTorchFile} next to it, or the run directory"),
+            ".onnx" => throw new ModelFileException(
+                $"{path}: an ONNX model runs in ONNX Runtime; give the {SafetensorsFile} or {PyTorchFile} next to it, or the run directory"),
             _ => throw new ModelFileException($"{path}: unknown model format '{extension}' (expected .safetensors, .pt, .ckpt or a run directory)"),
         };
     }
@@ -133,7 +137,8 @@ public sealed class TrainedModel
     {
         var layout = LayoutOfSeedNet();
         if (checkpoint.Fingerprint != layout.Fingerprint)
-            throw new ModelFileException($"{path}: a checkpoint of another model (fingerprint {checkpoint.Fingerprint}, this build's SeedNet has {layout.Fingerprint})");
+            throw new ModelFileException(
+                $"{path}: a checkpoint of another model (fingerprint {checkpoint.Fingerprint}, this build's SeedNet has {layout.Fingerprint})");
         return new TrainedModel(layout, checkpoint.Parameters, checkpoint.Buffers, path);
     }
 

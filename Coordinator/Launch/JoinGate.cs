@@ -13,7 +13,8 @@ public sealed record JoinGate(int Joins, int Epoch, int Step)
         var at = text.Split('@');
         if (at.Length != 2) return false;
         var position = at[1].Split(':');
-        if (position.Length != 2 || !int.TryParse(at[0], out var joins) || !int.TryParse(position[0], out var epoch) || !int.TryParse(position[1], out var step)
+        if (position.Length != 2 || !int.TryParse(at[0], out var joins)
+            || !int.TryParse(position[0], out var epoch) || !int.TryParse(position[1], out var step)
             || joins < 1 || epoch < 1 || step < 0) return false;
         gate = new JoinGate(joins, epoch, step);
         return true;

@@ -40,7 +40,8 @@ public sealed class LocalWorkerProcesses : IDisposable
     public Process StartOne(string id, string seedHost, int seedPort, int threads, string? token, ClusterTls? tls = null, int[]? cpus = null)
     {
         var start = WorkerStartInfo();
-        foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id, "--parent-pid", Environment.ProcessId.ToString() })
+        foreach (var arg in new[] { "--seed", $"{seedHost}:{seedPort}", "--threads", threads.ToString(), "--id", id,
+                     "--parent-pid", Environment.ProcessId.ToString() })
             start.ArgumentList.Add(arg);
         if (cpus is not null)
         {
@@ -97,7 +98,8 @@ public sealed class LocalWorkerProcesses : IDisposable
             info.ArgumentList.Add(dll);
             return info;
         }
-        throw new FileNotFoundException($"the Worker program is neither in {here.FullName} nor in {sibling}; build the solution (dotnet build -c Release)");
+        throw new FileNotFoundException(
+            $"the Worker program is neither in {here.FullName} nor in {sibling}; build the solution (dotnet build -c Release)");
     }
 
     /// <summary>Waits a moment for workers to leave after RunFinished, then kills any still running.</summary>

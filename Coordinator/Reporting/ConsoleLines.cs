@@ -13,7 +13,8 @@ public static class ConsoleLines
         var line = new StringBuilder();
         line.Append(string.Create(C, $"Epoch: {m.Epoch:00} | m_mnist_accuracy: {100 * m.TrainAccuracy:F2}% | loss: {m.TrainLoss:F4}"));
         line.Append(string.Create(C, $" | test_accuracy: {100 * m.TestAccuracy:F2}% | test_loss: {m.TestLoss:F4}"));
-        line.Append(string.Create(C, $" | {m.Seconds:F1} s | {m.ImagesPerSecond:N0} img/s | lr: {m.LearningRate:F4} | utilization: {100 * m.Utilization:F0}% | workers: {m.Workers}"));
+        line.Append(string.Create(C, $" | {m.Seconds:F1} s | {m.ImagesPerSecond:N0} img/s | lr: {m.LearningRate:F4}"));
+        line.Append(string.Create(C, $" | utilization: {100 * m.Utilization:F0}% | workers: {m.Workers}"));
         if (m.WorkerStats.Count > 0)
         {
             line.Append(" (");
@@ -26,7 +27,8 @@ public static class ConsoleLines
     }
 
     public static string Step(StepCompleted s) =>
-        string.Create(C, $"  epoch {s.Epoch:00} step {s.Step + 1}/{s.StepsPerEpoch} | loss: {s.Loss:F4} | {s.EpochExamples / Math.Max(1e-9, s.EpochSeconds):N0} img/s | lr: {s.LearningRate:F4} | workers: {s.Alive}");
+        string.Create(C, $"  epoch {s.Epoch:00} step {s.Step + 1}/{s.StepsPerEpoch} | loss: {s.Loss:F4} "
+            + $"| {s.EpochExamples / Math.Max(1e-9, s.EpochSeconds):N0} img/s | lr: {s.LearningRate:F4} | workers: {s.Alive}");
 
     public static string Testing(RunResult r) =>
         string.Create(C, $"""

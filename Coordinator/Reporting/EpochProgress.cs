@@ -60,7 +60,8 @@ public sealed record EpochProgress
         {
             var workers = Expected > 0 ? $"workers {Alive}/{Expected}" : $"workers {Alive}";
             if (Evaluating) return string.Create(C, $"step {Step}/{StepsPerEpoch} | loss {RunningLoss:F4} | evaluating on the test set | {workers}");
-            return string.Create(C, $"step {Step}/{StepsPerEpoch} | loss {RunningLoss:F4} | {ImagesPerSecond:N0} img/s | ETA {Duration(Remaining)} | {workers}");
+            return string.Create(C,
+                $"step {Step}/{StepsPerEpoch} | loss {RunningLoss:F4} | {ImagesPerSecond:N0} img/s | ETA {Duration(Remaining)} | {workers}");
         }
     }
 

@@ -40,7 +40,8 @@ public static class MetricsFiles
     {
         var csv = new StringBuilder(MetricsCsvHeader).Append('\n');
         foreach (var r in rows)
-            csv.Append(string.Create(C, $"{r.Epoch},{r.TrainLoss:R},{r.TrainAccuracy:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.Seconds:F3},{r.ImagesPerSecond:F1},{r.Workers},{r.LearningRate:R}\n"));
+            csv.Append(string.Create(C, $"{r.Epoch},{r.TrainLoss:R},{r.TrainAccuracy:R},{r.TestLoss:R},{r.TestAccuracy:R},"
+                + $"{r.Seconds:F3},{r.ImagesPerSecond:F1},{r.Workers},{r.LearningRate:R}\n"));
         return csv.ToString();
     }
 
@@ -66,7 +67,8 @@ public static class MetricsFiles
 
     public static IReadOnlyList<MetricsRow> ReadMetricsCsv(string path)
     {
-        var table = CsvTable.Read(path, "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "images_per_second", "workers", "lr");
+        var table = CsvTable.Read(path,
+            "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "images_per_second", "workers", "lr");
         return table.Rows.Select(row => new MetricsRow(
             row.Int("epoch"), row.Double("train_loss"), row.Double("train_accuracy"), row.Double("test_loss"), row.Double("test_accuracy"),
             row.Double("seconds"), row.Double("images_per_second"), row.Int("workers"), row.Double("lr"))).ToList();

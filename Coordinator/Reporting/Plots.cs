@@ -85,7 +85,8 @@ public static class Plots
         // A diverged epoch has no finite value to draw; the others still do.
         var points = epochs.Where(r => double.IsFinite(value(r))).OrderBy(r => r.Epoch).ToList();
         if (points.Count == 0) return;
-        var line = plot.Add.Scatter(points.Select(r => (double)r.Epoch).ToArray(), points.Select(value).ToArray(), plot.Add.Palette.GetColor(colorIndex));
+        var line = plot.Add.Scatter(
+            points.Select(r => (double)r.Epoch).ToArray(), points.Select(value).ToArray(), plot.Add.Palette.GetColor(colorIndex));
         line.LineWidth = 2;
         line.MarkerSize = 7;
         line.LegendText = label;

@@ -16,10 +16,12 @@ public sealed record Notice(string Text, bool Warning = false);
 /// <summary>A worker's accepted training unit (a micro-batch or a replica round): what per-worker throughput is measured from.</summary>
 public sealed record UnitCompleted(string WorkerId, int Epoch, int Images);
 
-public sealed record StepCompleted(int Epoch, int Step, int StepsPerEpoch, double Loss, int Examples, int EpochExamples, double EpochSeconds, int Alive, double LearningRate);
+public sealed record StepCompleted(
+    int Epoch, int Step, int StepsPerEpoch, double Loss, int Examples, int EpochExamples, double EpochSeconds, int Alive, double LearningRate);
 
 /// <summary>One worker's share of an epoch.</summary>
-public sealed record WorkerEpochStats(string WorkerId, int Units, double MeanMilliseconds, double P95Milliseconds, double MeanRoundTripMilliseconds, int Failures, int Straggled);
+public sealed record WorkerEpochStats(
+    string WorkerId, int Units, double MeanMilliseconds, double P95Milliseconds, double MeanRoundTripMilliseconds, int Failures, int Straggled);
 
 public sealed record EpochMetrics(
     int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy,

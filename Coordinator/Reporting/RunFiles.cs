@@ -42,7 +42,8 @@ public sealed class RunFiles(string directory)
         var workers = new StringBuilder(WorkersCsvHeader).Append('\n');
         foreach (var e in _epochs)
             foreach (var w in e.WorkerStats)
-                workers.Append(string.Create(c, $"{e.Epoch},{w.WorkerId},{w.Units},{w.MeanMilliseconds:F2},{w.P95Milliseconds:F2},{w.MeanRoundTripMilliseconds:F2},{w.Failures},{w.Straggled}\n"));
+                workers.Append(string.Create(c, $"{e.Epoch},{w.WorkerId},{w.Units},{w.MeanMilliseconds:F2},{w.P95Milliseconds:F2},"
+                    + $"{w.MeanRoundTripMilliseconds:F2},{w.Failures},{w.Straggled}\n"));
         var rows = _epochs.Select(MetricsRow.Of).ToList();
         AtomicFile.WriteAllText(PathOf(MetricsCsv), MetricsFiles.MetricsCsv(rows));
         AtomicFile.WriteAllText(PathOf(MetricsJsonl), MetricsFiles.MetricsJsonLines(rows));

@@ -79,7 +79,8 @@ public sealed class TensorBoardLog(string directory, Action<string> fail, Func<D
         if (_file is null)
         {
             Directory.CreateDirectory(directory);
-            var name = $"{FilePrefix}{_clock().ToUnixTimeSeconds()}.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..8]}";
+            var name = $"{FilePrefix}{_clock().ToUnixTimeSeconds()}.{Environment.MachineName}.{Environment.ProcessId}"
+                + $".{Guid.NewGuid().ToString("N")[..8]}";
             _file = new FileStream(_path = System.IO.Path.Combine(directory, name), FileMode.CreateNew, FileAccess.Write, FileShare.Read);
             Append(new Event { WallTime = Now(), FileVersion = "brain.Event:2" });
         }

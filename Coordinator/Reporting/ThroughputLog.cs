@@ -10,7 +10,8 @@ public sealed class ThroughputLog(TimeSpan window)
 {
     private readonly Dictionary<string, Worker> _workers = new(StringComparer.Ordinal);
 
-    public TimeSpan Window { get; } = window > TimeSpan.Zero ? window : throw new ArgumentOutOfRangeException(nameof(window), window, "must be positive");
+    public TimeSpan Window { get; } =
+        window > TimeSpan.Zero ? window : throw new ArgumentOutOfRangeException(nameof(window), window, "must be positive");
 
     public void Joined(string workerId, TimeSpan at) => WorkerNamed(workerId).Join(WindowOf(at));
 

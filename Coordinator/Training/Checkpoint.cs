@@ -32,7 +32,10 @@ public sealed record Checkpoint(
     double RunSeconds,
     IReadOnlyList<EpochMetrics> History)
 {
-    /// <summary>The <see cref="Shared.Data.DataDigest"/> of the data the run trains on; null in checkpoints from before it was recorded (not checked then).</summary>
+    /// <summary>
+    /// The <see cref="Shared.Data.DataDigest"/> of the data the run trains on;
+    /// null in checkpoints from before it was recorded (not checked then).
+    /// </summary>
     public string? DataSha256 { get; init; }
 }
 

@@ -111,7 +111,8 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
                 // The worker lost what we sent it (it restarted): give its units back and send them again, with parameters.
                 var released = phase.Assignment.Release(worker.Id);
                 worker.Reset();
-                effects.Reports.Add(new Notice($"worker {worker.Id} was missing the parameters of version {phase.Version}; resending {released.Count} unit(s)", Warning: true));
+                effects.Reports.Add(new Notice(
+                    $"worker {worker.Id} was missing the parameters of version {phase.Version}; resending {released.Count} unit(s)", Warning: true));
                 DispatchAll(effects, now);
                 break;
             case UnitFailed failed:
@@ -138,7 +139,8 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
         if (phase.Malformed(reply, run) is { } problem)
         {
             phase.Assignment.Reopen(index);
-            effects.Reports.Add(new Notice($"worker {worker.Id} sent a malformed result for {reply.Unit}: {problem}; it is dropped from the run", Warning: true));
+            effects.Reports.Add(new Notice(
+                $"worker {worker.Id} sent a malformed result for {reply.Unit}: {problem}; it is dropped from the run", Warning: true));
             Remove(worker.Id, "malformed result", now, effects);
             effects.Downed.Add(worker);
             return;
@@ -189,8 +191,10 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
         var unit = new UnitId(phase.Epoch, phase.Version, phase.Kind, index);
         if (!phase.Retried.Add(index))
         {
-            effects.Failure = new RunFailure($"{Position(phase)} {unit.Kind switch { UnitKind.MicroBatch => "micro-batch", UnitKind.EvalChunk => "chunk", _ => "replica" }} {index}: "
-                + $"{(unit.Kind == UnitKind.MicroBatch ? "gradients" : "results")} are not finite, also when recomputed by another worker", ExitCodes.NonFinite);
+            var what = unit.Kind switch { UnitKind.MicroBatch => "micro-batch", UnitKind.EvalChunk => "chunk", _ => "replica" };
+            effects.Failure = new RunFailure($"{Position(phase)} {what} {index}: "
+                + $"{(unit.Kind == UnitKind.MicroBatch ? "gradients" : "results")} are not finite, also when recomputed by another worker",
+                ExitCodes.NonFinite);
             return;
         }
         effects.Reports.Add(new Notice($"worker {worker.Id} returned non-finite values for {unit}; recomputing it elsewhere", Warning: true));
@@ -199,7 +203,8 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
         Send(other, phase.Assignment.Assign(other.Id, 1, now), effects);
     }
 
-    private static string Position(Phase phase) => phase is StepPhase s ? $"epoch {s.Epoch} step {s.Step}" : $"epoch {phase.Epoch} version {phase.Version}";
+    private static string Position(Phase phase) =>
+        phase is StepPhase s ? $"epoch {s.Epoch} step {s.Step}" : $"epoch {phase.Epoch} version {phase.Version}";
 
     /// <summary>
     /// A worker's computation threw. Its units go to whoever is free (itself included: it has rebuilt its model).
@@ -212,12 +217,15 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
         var failures = phase.Failures[index] = phase.Failures.GetValueOrDefault(index) + 1;
         if (failures >= MaxUnitFailures)
         {
-            effects.Failure = new RunFailure($"unit {index} of epoch {phase.Epoch} failed {failures} times (last on worker {worker.Id}: {failed.Error})", ExitCodes.Failed);
+            effects.Failure = new RunFailure(
+                $"unit {index} of epoch {phase.Epoch} failed {failures} times (last on worker {worker.Id}: {failed.Error})", ExitCodes.Failed);
             return;
         }
         var released = phase.Assignment.Release(worker.Id);
         worker.Reset();
-        effects.Reports.Add(new Notice($"worker {worker.Id} failed on unit {index} of epoch {phase.Epoch}: {failed.Error}; {released.Count} unit(s) handed out again", Warning: true));
+        effects.Reports.Add(new Notice(
+            $"worker {worker.Id} failed on unit {index} of epoch {phase.Epoch}: {failed.Error}; {released.Count} unit(s) handed out again",
+            Warning: true));
         DispatchAll(effects, now);
     }
 
@@ -253,7 +261,9 @@ public sealed class StepScheduler(TrainingRun run, LaunchSettings policy)
             if (idle is null) break;
             phase.Assignment.Duplicate(unit, idle.Id, now);
             if (_workers.TryGetValue(workerId, out var slow)) slow.Stats.Straggled++;
-            effects.Reports.Add(new Notice($"straggler: worker {workerId} has held unit {unit} of epoch {phase.Epoch} for {age.TotalSeconds:F1} s; also sent to {idle.Id}", Warning: true));
+            effects.Reports.Add(new Notice(
+                $"straggler: worker {workerId} has held unit {unit} of epoch {phase.Epoch} for {age.TotalSeconds:F1} s; also sent to {idle.Id}",
+                Warning: true));
             Send(idle, [unit], effects);
         }
         return effects;

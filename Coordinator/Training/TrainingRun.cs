@@ -20,7 +20,8 @@ public sealed class TrainingRun
     private EpochPlan? _plan;
     private string? _dataSha256;
 
-    public TrainingRun(TrainSettings settings, MnistDataset train, MnistDataset test, StateLayout layout, float[] parameters, float[] buffers, int replicas)
+    public TrainingRun(TrainSettings settings, MnistDataset train, MnistDataset test, StateLayout layout, float[] parameters, float[] buffers,
+        int replicas)
     {
         Settings = settings;
         Train = train;
@@ -114,7 +115,8 @@ public sealed class TrainingRun
         var next = (float[])Parameters.Clone();
         Optimizer.Step(next, combined.Gradients, schedule.LearningRate, schedule.Momentum);
         if (!Finite(next))
-            throw new NonFiniteException($"epoch {Epoch} step {Step}: the optimizer step produced non-finite parameters (learning rate {schedule.LearningRate:G4} too high?)");
+            throw new NonFiniteException($"epoch {Epoch} step {Step}: the optimizer step produced non-finite parameters "
+                + $"(learning rate {schedule.LearningRate:G4} too high?)");
         var buffers = (float[])combined.Buffers.Clone();
         Layout.RoundIntegerBuffers(buffers);
         Parameters = next;
@@ -216,9 +218,11 @@ public sealed class TrainingRun
             throw new ArgumentException("the checkpoint was written with other settings");
         // The data may move (--data), but must be the same bytes: other images would silently make another model.
         if (c.DataSha256 is not null && c.DataSha256 != DataSha256)
-            throw new ArgumentException($"the data in {Settings.Data} is not the data this run started with (sha256 {DataSha256} of the images and labels used, the checkpoint's is {c.DataSha256})");
+            throw new ArgumentException($"the data in {Settings.Data} is not the data this run started with "
+                + $"(sha256 {DataSha256} of the images and labels used, the checkpoint's is {c.DataSha256})");
         if (c.Parameters.Length != Layout.ParameterLength || c.Buffers.Length != Layout.BufferLength)
-            throw new ArgumentException($"the checkpoint holds {c.Parameters.Length} parameters and {c.Buffers.Length} buffers, the model has {Layout.ParameterLength} and {Layout.BufferLength}");
+            throw new ArgumentException($"the checkpoint holds {c.Parameters.Length} parameters and {c.Buffers.Length} buffers, "
+                + $"the model has {Layout.ParameterLength} and {Layout.BufferLength}");
         if (c.Step < 0 || c.Step > StepsPerEpoch || c.Epoch < 1 || c.Epoch > Settings.Epochs + 1)
             throw new ArgumentException($"the checkpoint's position (epoch {c.Epoch}, step {c.Step}) is outside this run");
         Optimizer.Restore(c.OptimizerSteps, c.OptimizerState);

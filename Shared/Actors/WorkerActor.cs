@@ -70,8 +70,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Timers.StartPeriodicTimer("join", RetryJoin.Instance, _options.JoinRetry);
         });
         Receive<RetryJoin>(_ => SendJoinRequest());
-        Receive<JoinChallenge>(FromCoordinatorPath, c => Sender.Tell(new JoinProof(_options.WorkerId, JoinToken.Prove(_options.Token, c.Nonce, _options.WorkerId))));
-        Receive<JoinAccepted>(a => FromCoordinatorPath(a) && (_options.Token is null || JoinToken.VerifyCoordinator(_options.Token, _nonce, _options.WorkerId, a.Proof)), a =>
+        Receive<JoinChallenge>(FromCoordinatorPath,
+            c => Sender.Tell(new JoinProof(_options.WorkerId, JoinToken.Prove(_options.Token, c.Nonce, _options.WorkerId))));
+        Receive<JoinAccepted>(a => FromCoordinatorPath(a)
+            && (_options.Token is null || JoinToken.VerifyCoordinator(_options.Token, _nonce, _options.WorkerId, a.Proof)), a =>
         {
             Timers.Cancel("join");
             _job = a.Job;

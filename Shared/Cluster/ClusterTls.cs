@@ -65,12 +65,14 @@ public sealed class ClusterTls
         }
         catch (CryptographicException e)
         {
-            throw new ClusterTlsException($"--tls-certificate {path}: not a PKCS#12 (.pfx) file, or the password (--tls-password or {PasswordVariable}) is wrong: {e.Message}");
+            throw new ClusterTlsException($"--tls-certificate {path}: not a PKCS#12 (.pfx) file, "
+                + $"or the password (--tls-password or {PasswordVariable}) is wrong: {e.Message}");
         }
         if (!certificate.HasPrivateKey)
             throw new ClusterTlsException($"--tls-certificate {path}: holds no private key; export the certificate together with its key");
         if (DateTime.Now < certificate.NotBefore || DateTime.Now > certificate.NotAfter)
-            throw new ClusterTlsException($"--tls-certificate {path}: valid only from {certificate.NotBefore:yyyy-MM-dd HH:mm} to {certificate.NotAfter:yyyy-MM-dd HH:mm}");
+            throw new ClusterTlsException(
+                $"--tls-certificate {path}: valid only from {certificate.NotBefore:yyyy-MM-dd HH:mm} to {certificate.NotAfter:yyyy-MM-dd HH:mm}");
         return new ClusterTls(certificate, System.IO.Path.GetFullPath(path), password);
     }
 
@@ -103,8 +105,11 @@ public sealed class ClusterTls
     {
         if (Accepts(peer, DateTime.Now)) return true;
         Interlocked.Increment(ref _rejectedPeers);
+        var presented = peer is null
+            ? "no certificate"
+            : $"{peer.Subject} (sha256 {Convert.ToHexStringLower(peer.GetCertHash(HashAlgorithmName.SHA256))}, valid to {peer.NotAfter:yyyy-MM-dd})";
         log.Error("TLS: rejected {0}: it presented {1}; this node accepts only its own certificate (sha256 {2}) while it is valid",
-            remotePeer, peer is null ? "no certificate" : $"{peer.Subject} (sha256 {Convert.ToHexStringLower(peer.GetCertHash(HashAlgorithmName.SHA256))}, valid to {peer.NotAfter:yyyy-MM-dd})", Sha256);
+            remotePeer, presented, Sha256);
         return false;
     }
 

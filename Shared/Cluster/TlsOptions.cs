@@ -12,7 +12,8 @@ public sealed class TlsOptions
 
     public Option<string?> Password { get; } = new("--tls-password")
     {
-        Description = $"Password of the --tls-certificate file (or set {ClusterTls.PasswordVariable}); visible to other users in the process list, the variable is not",
+        Description = $"Password of the --tls-certificate file (or set {ClusterTls.PasswordVariable}); "
+            + "visible to other users in the process list, the variable is not",
     };
 
     public void AddTo(Command command)

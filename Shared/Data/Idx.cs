@@ -105,7 +105,7 @@ public static class Idx
         Span<byte> sniff = stackalloc byte[2];
         var gz = file.Read(sniff) == 2 && sniff[0] == 0x1f && sniff[1] == 0x8b;
         file.Position = 0;
-        if (!gz) 
+        if (!gz)
         {
             var bytes = new byte[file.Length];
             file.ReadExactly(bytes);

@@ -64,7 +64,8 @@ public sealed class MnistDataset
         MnistFiles.All.All(f => TryLocate(directory, f.Name) is not null);
 
     private static string Locate(string directory, string name) =>
-        TryLocate(directory, name) ?? throw new DataFileException(Path.Combine(directory, name), "file not found (raw or .gz); run `deploy/get-mnist.sh` or pass --data");
+        TryLocate(directory, name)
+            ?? throw new DataFileException(Path.Combine(directory, name), "file not found (raw or .gz); run `deploy/get-mnist.sh` or pass --data");
 
     private static string? TryLocate(string directory, string name)
     {

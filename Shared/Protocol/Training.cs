@@ -11,7 +11,8 @@ public sealed record MicroBatch(int Index, byte[] Images, byte[] Labels, ulong A
 /// Parameters and buffers are omitted when this worker already holds that version; <paramref name="Batches"/>
 /// holds the data of those micro-batches it was not sent ahead with <see cref="PrefetchBatches"/>.
 /// </summary>
-public sealed record ComputeGradients(int Epoch, int Step, long Version, float[]? Parameters, float[]? Buffers, int[] Indices, MicroBatch[] Batches) : IProtocolMessage
+public sealed record ComputeGradients(
+    int Epoch, int Step, long Version, float[]? Parameters, float[]? Buffers, int[] Indices, MicroBatch[] Batches) : IProtocolMessage
 {
     public UnitId Unit(int index) => new(Epoch, Version, UnitKind.MicroBatch, index);
 }

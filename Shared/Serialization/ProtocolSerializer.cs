@@ -42,7 +42,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         switch (obj)
         {
             case JoinRequest m:
-                w.String(m.WorkerId); w.Int32(m.ProtocolVersion); w.String(m.ModelFingerprint); w.Int32(m.Threads); w.String(m.Host); w.Bytes(m.Nonce ?? []);
+                w.String(m.WorkerId); w.Int32(m.ProtocolVersion); w.String(m.ModelFingerprint);
+                w.Int32(m.Threads); w.String(m.Host); w.Bytes(m.Nonce ?? []);
                 break;
             case JoinChallenge m:
                 w.String(m.WorkerId); w.Bytes(m.Nonce);
@@ -76,7 +77,8 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 break;
             case GradientsComputed m:
                 Write(w, m.Unit);
-                w.Floats(m.Result.Gradients); w.Floats(m.Result.Buffers); w.Float32(m.Result.Loss); w.Int32(m.Result.Correct); w.Int32(m.Result.Count);
+                w.Floats(m.Result.Gradients); w.Floats(m.Result.Buffers);
+                w.Float32(m.Result.Loss); w.Int32(m.Result.Correct); w.Int32(m.Result.Count);
                 w.Float64(m.Milliseconds);
                 break;
             case InputsMissing m:
@@ -120,14 +122,16 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "JR" => new JoinRefused(r.String(), r.String()),
             "RF" => new RunFinished(r.String(), r.String()),
             "CG" => ReadComputeGradients(ref r),
-            "GC" => new GradientsComputed(ReadUnit(ref r), new GradientResult(r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32()), r.Float64()),
+            "GC" => new GradientsComputed(ReadUnit(ref r),
+                new GradientResult(r.Floats(), r.Floats(), r.Float32(), r.Int32(), r.Int32()), r.Float64()),
             "IM" => new InputsMissing(ReadUnit(ref r)),
             "PB" => ReadPrefetch(ref r),
             "UF" => new UnitFailed(ReadUnit(ref r), r.String()),
             "EC" => new EvaluateChunk(ReadUnit(ref r), r.OptionalFloats(), r.OptionalFloats(), r.Bytes(), r.Bytes()),
             "CE" => new ChunkEvaluated(ReadUnit(ref r), new EvaluationResult(r.Float64(), r.Int32(), r.Int32()), r.Float64()),
             "TR" => ReadTrainReplica(ref r),
-            "RT" => new ReplicaTrained(ReadUnit(ref r), new ReplicaResult(r.Floats(), r.Floats(), ReadVectors(ref r), r.Float64(), r.Int32(), r.Int32()), r.Float64()),
+            "RT" => new ReplicaTrained(ReadUnit(ref r),
+                new ReplicaResult(r.Floats(), r.Floats(), ReadVectors(ref r), r.Float64(), r.Int32(), r.Int32()), r.Float64()),
             _ => throw new WireFormatException($"unknown manifest '{manifest}'"),
         };
         r.End();

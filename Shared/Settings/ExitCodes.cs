@@ -24,5 +24,6 @@ public static class ExitCodes
         $"Exit codes: {Ok} ok, {Usage} invalid input, {Failed} failure, {NonFinite} non-finite values, {Interrupted} interrupted.";
 
     public static readonly string WorkerHelp =
-        $"Exit codes: {Ok} run finished, {Usage} invalid options, {Refused} refused by the coordinator, {CoordinatorGone} no coordinator within --rejoin-timeout.";
+        $"Exit codes: {Ok} run finished, {Usage} invalid options, {Refused} refused by the coordinator, "
+            + $"{CoordinatorGone} no coordinator within --rejoin-timeout.";
 }

@@ -44,7 +44,9 @@ public static class OptionRules
         return option;
     }
 
-    /// <summary>A finite number in [min, max], or [min, max) when <paramref name="maxExcluded"/>; with <paramref name="minExcluded"/>, (min, ...</summary>
+    /// <summary>
+    /// A finite number in [min, max], or [min, max) when <paramref name="maxExcluded"/>; with <paramref name="minExcluded"/>, (min, ...
+    /// </summary>
     public static Option<double> Within(this Option<double> option, double min, double max, bool minExcluded = false, bool maxExcluded = false)
     {
         option.Validators.Add(r =>

@@ -49,7 +49,8 @@ public sealed class ModelReplica : IDisposable
             batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
 
     /// <summary>Forward and backward on one micro-batch from the loaded state; the loaded state itself is left unchanged.</summary>
-    public GradientResult ComputeGradients(ReadOnlySpan<float> buffers, byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed, Augmentation augmentation)
+    public GradientResult ComputeGradients(ReadOnlySpan<float> buffers, byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed,
+        Augmentation augmentation)
     {
         // Running statistics are updated by the forward pass: restore the step's buffers so every micro-batch starts equal.
         _state.WriteBuffers(buffers);

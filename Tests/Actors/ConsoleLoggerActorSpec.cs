@@ -79,8 +79,10 @@ public sealed class ConsoleLoggerActorSpec
     public void Messages_with_an_exception_inside_show_their_first_line_unless_verbose()
     {
         var warning = new Warning("akka.tcp://dataparallel@127.0.0.1:4053/system/endpointManager/x", typeof(object),
-            "Association with remote system has failed. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated\n   at Akka.Remote.EndpointWriter.PublishAndThrow()]");
-        Assert.Equal("warning: Association with remote system has failed. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated ... [/system/endpointManager/x]",
+            "Association with remote system has failed. Reason is: [Akka.Remote.EndpointDisassociatedException: Disassociated\n"
+            + "   at Akka.Remote.EndpointWriter.PublishAndThrow()]");
+        Assert.Equal("warning: Association with remote system has failed. Reason is: "
+            + "[Akka.Remote.EndpointDisassociatedException: Disassociated ... [/system/endpointManager/x]",
             DataParallel.Shared.Cluster.AkkaLogFormat.Format("warning", warning, withStackTraces: false));
         Assert.Contains("PublishAndThrow", DataParallel.Shared.Cluster.AkkaLogFormat.Format("warning", warning, withStackTraces: true));
     }

@@ -29,7 +29,10 @@ public sealed class CoordinatorActorSpec : TestKit
         // 256 images: 2 steps of 2 micro-batches of 64; 100 test images: one evaluation chunk.
         _run = TrainingRun.Create(new TrainSettings { Epochs = 1, EvalChunk = 100 }, Repository.Train.Take(256), Repository.Test.Take(100), 1);
         _reporter = CreateTestProbe("reporter");
-        var launch = new LaunchSettings { Workers = 2, Token = "secret", WorkerTimeout = TimeSpan.FromMinutes(5), StragglerMinimum = TimeSpan.FromMinutes(5) };
+        var launch = new LaunchSettings
+        {
+            Workers = 2, Token = "secret", WorkerTimeout = TimeSpan.FromMinutes(5), StragglerMinimum = TimeSpan.FromMinutes(5),
+        };
         _coordinator = Sys.ActorOf(CoordinatorActor.Props(launch, "spec", _run, _reporter.Ref, _outcome), "coordinator");
     }
 

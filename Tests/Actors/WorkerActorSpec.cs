@@ -40,7 +40,8 @@ public sealed class WorkerActorSpec : TestKit
     public void Worker_should_join_with_its_model_fingerprint_and_prove_the_token()
     {
         var request = _coordinator.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
-        Assert.Equal(("w-spec", ProtocolInfo.Version, SeedNetFingerprint.Value, 1), (request.WorkerId, request.ProtocolVersion, request.ModelFingerprint, request.Threads));
+        Assert.Equal(("w-spec", ProtocolInfo.Version, SeedNetFingerprint.Value, 1),
+            (request.WorkerId, request.ProtocolVersion, request.ModelFingerprint, request.Threads));
         var nonce = JoinToken.NewNonce();
         _coordinator.Reply(new JoinChallenge("w-spec", nonce));
         var proof = _coordinator.ExpectMsg<JoinProof>();
@@ -92,7 +93,8 @@ public sealed class WorkerActorSpec : TestKit
     {
         Join();
         using var reference = new ModelReplica(Job.Dropout);
-        _worker.Tell(new ComputeGradients(2, 7, 42, reference.ReadParameters(), reference.ReadBuffers(), [0, 1], [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
+        _worker.Tell(new ComputeGradients(2, 7, 42, reference.ReadParameters(), reference.ReadBuffers(), [0, 1],
+            [new MicroBatch(0, new byte[784], [3], 1, 2)]), _coordinator.Ref);
         var missing = _coordinator.ExpectMsg<InputsMissing>(TimeSpan.FromSeconds(10));
         Assert.Equal((2, 42L), (missing.Unit.Epoch, missing.Unit.Version));
         _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // nothing computed from a partial step
@@ -116,7 +118,8 @@ public sealed class WorkerActorSpec : TestKit
         _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, images, labels, 1, 2)]), _coordinator.Ref);
         var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10));
         reference.Load(p, b);
-        Assert.Equal(reference.ComputeGradients(b, images, labels, 1, 2, new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate)).Gradients, reply.Result.Gradients);
+        var augmentation = new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate);
+        Assert.Equal(reference.ComputeGradients(b, images, labels, 1, 2, augmentation).Gradients, reply.Result.Gradients);
     }
 
     [Fact]
@@ -126,7 +129,8 @@ public sealed class WorkerActorSpec : TestKit
         torch.manual_seed(5);
         using var reference = new ModelReplica(Job.Dropout);
         var test = Repository.Test;
-        _worker.Tell(new EvaluateChunk(new UnitId(1, 10, UnitKind.EvalChunk, 3), reference.ReadParameters(), reference.ReadBuffers(), test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);
+        _worker.Tell(new EvaluateChunk(new UnitId(1, 10, UnitKind.EvalChunk, 3), reference.ReadParameters(), reference.ReadBuffers(),
+            test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);
         var reply = _coordinator.ExpectMsg<ChunkEvaluated>(TimeSpan.FromSeconds(10));
         var expected = reference.Evaluate(test.Images[..(50 * 784)], test.Labels[..50]);
         Assert.Equal((3, expected), (reply.Unit.Index, reply.Result));
@@ -149,14 +153,16 @@ public sealed class WorkerActorSpec : TestKit
         var stranger = CreateTestProbe("stranger");
         using var reference = new ModelReplica(Job.Dropout);
         var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 8).ToArray());
-        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), stranger.Ref);
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0],
+            [new MicroBatch(0, images, labels, 1, 2)]), stranger.Ref);
         _worker.Tell(new RunFinished("spec", "forged"), stranger.Ref);
         stranger.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
         _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         Assert.False(_exit.Task.IsCompleted);
 
         // Its own coordinator still gets answers.
-        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0],
+            [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
         Assert.Equal(new UnitId(1, 0, UnitKind.MicroBatch, 0), _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(10)).Unit);
     }
 
@@ -174,7 +180,8 @@ public sealed class WorkerActorSpec : TestKit
         _coordinator.Reply(new JoinAccepted(request.WorkerId, Job, JoinToken.ProveCoordinator("secret", request.Nonce!, request.WorkerId)));
         using var reference = new ModelReplica(Job.Dropout);
         var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 8).ToArray());
-        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0], [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
+        _worker.Tell(new ComputeGradients(1, 0, 0, reference.ReadParameters(), reference.ReadBuffers(), [0],
+            [new MicroBatch(0, images, labels, 1, 2)]), _coordinator.Ref);
         _coordinator.FishForMessage(m => m is GradientsComputed, TimeSpan.FromSeconds(15));
     }
 }

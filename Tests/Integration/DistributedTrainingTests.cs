@@ -6,7 +6,8 @@ namespace DataParallel.Tests.Integration;
 public sealed class DistributedTrainingTests
 {
     // 1,536 images: 12 steps of 128, in micro-batches of 32 (4 per step, so 3 workers share unevenly).
-    private static readonly string[] Small = ["--epochs", "1", "--limit-train", "1536", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
+    private static readonly string[] Small =
+        ["--epochs", "1", "--limit-train", "1536", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
 
     [Fact]
     public void Two_worker_processes_train_an_epoch_on_real_mnist()
@@ -51,7 +52,11 @@ public sealed class DistributedTrainingTests
     public void Parameter_averaging_mode_trains_and_is_reproducible()
     {
         // 30 steps: enough for BatchNorm's running statistics to settle.
-        string[] args = ["--workers", "2", "--sync", "params", "--local-steps", "3", "--epochs", "1", "--limit-train", "3840", "--limit-test", "1000", "--threads-per-worker", "1"];
+        string[] args =
+        [
+            "--workers", "2", "--sync", "params", "--local-steps", "3", "--epochs", "1", "--limit-train", "3840", "--limit-test", "1000",
+            "--threads-per-worker", "1",
+        ];
         var a = TrainRuns.Train(args);
         var b = TrainRuns.Train(["--in-process", .. args]);
         Assert.True(a.ExitCode == 0, a.Stderr + a.Stdout);

@@ -21,18 +21,22 @@ public sealed class EvaluateCommandTests
 
         var accuracy = TrainedRun.Value.Result.GetProperty("test_accuracy").GetDouble();
         Assert.Contains($"SeedNet from {TrainedRun.PathOf(TrainedModel.SafetensorsFile)} (parameters sha256 {TrainedRun.Value.Sha256})", stdout);
-        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"  test accuracy: {accuracy * 100:F2}% ({TrainedRun.Correct:N0} right, {1000 - TrainedRun.Correct} wrong)"), stdout);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture,
+            $"  test accuracy: {accuracy * 100:F2}% ({TrainedRun.Correct:N0} right, {1000 - TrainedRun.Correct} wrong)"), stdout);
         var loss = double.Parse(Regex.Match(stdout, @"test loss: (\d+\.\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.Equal(TrainedRun.Value.Result.GetProperty("test_loss").GetDouble(), loss, 1e-3);
 
         // Rows: true digit, ten counts, images, accuracy. The diagonal is what was right; the rows add up to 1,000.
-        var rows = Regex.Matches(stdout, @"(?m)^ {4}(\d)((?: +\d+){10}) +(\d+) +(\d+\.\d\d)%$").Select(m => m.Groups[2].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray()).ToList();
+        var rows = Regex.Matches(stdout, @"(?m)^ {4}(\d)((?: +\d+){10}) +(\d+) +(\d+\.\d\d)%$")
+            .Select(m => m.Groups[2].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray())
+            .ToList();
         Assert.Equal(10, rows.Count);
         Assert.Equal(1000, rows.Sum(r => r.Sum()));
         Assert.Equal(TrainedRun.Correct, Enumerable.Range(0, 10).Sum(d => rows[d][d]));
         Assert.Equal(Repository.Test.Labels.Take(1000).Count(l => l == 3), rows[3].Sum());
 
-        PngImage.Read(Path.Combine(target, EvaluationPlots.ConfusionFile)).AssertIsChart(EvaluationPlots.ConfusionWidth, EvaluationPlots.ConfusionHeight);
+        PngImage.Read(Path.Combine(target, EvaluationPlots.ConfusionFile))
+            .AssertIsChart(EvaluationPlots.ConfusionWidth, EvaluationPlots.ConfusionHeight);
         var mistakes = PngImage.Read(Path.Combine(target, EvaluationPlots.MistakesFile));
         Assert.Equal(((1000 - TrainedRun.Correct + 9) / 10) * 106 + 50, mistakes.Height);
         Assert.Empty(Directory.GetFiles(target, "*.tmp"));

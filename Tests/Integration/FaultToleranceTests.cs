@@ -66,7 +66,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
     public void A_worker_started_mid_run_joins_and_changes_nothing()
     {
         // The run cannot pass step 6 before the late worker has joined, however fast this machine trains.
-        var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", "--log-every", "1", "--hold-until-joins", "2@1:6", .. CleanRun.Settings]);
+        var (coordinator, _) = StartCoordinator(
+            ["--external", "--workers", "1", "--port", "0", "--log-every", "1", "--hold-until-joins", "2@1:6", .. CleanRun.Settings]);
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
         using var first = StartWorker(coordinator, "first");
@@ -101,7 +102,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
     [Fact]
     public void A_straggler_is_named_and_its_work_duplicated_without_changing_the_result()
     {
-        var (coordinator, _) = StartCoordinator(["--workers", "2", "--straggler-timeout", "0.5", "--worker-timeout", "60", "--log-every", "1", .. CleanRun.Settings]);
+        var (coordinator, _) = StartCoordinator(
+            ["--workers", "2", "--straggler-timeout", "0.5", "--worker-timeout", "60", "--log-every", "1", .. CleanRun.Settings]);
         using var _ = coordinator;
         WaitFor(coordinator, "epoch 01 step 5/30");
         var slow = Signals.ChildWith(coordinator.Id, "--id local-2", TimeSpan.FromSeconds(10));
@@ -139,7 +141,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
     public void A_killed_coordinator_resumes_from_its_checkpoint_with_the_same_result()
     {
         // Held for good before step 12 of epoch 2, just after the checkpoint of that step (every 4: 4, 8, 12), then killed.
-        var (coordinator, dir) = StartCoordinator(["--workers", "2", "--checkpoint-every-steps", "4", "--log-every", "1", "--hold-until-joins", "99@2:12", .. CleanRun.Settings]);
+        var (coordinator, dir) = StartCoordinator(
+            ["--workers", "2", "--checkpoint-every-steps", "4", "--log-every", "1", "--hold-until-joins", "99@2:12", .. CleanRun.Settings]);
         List<int> workers;
         using (coordinator)
         {
@@ -175,7 +178,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         bytes[bytes.Length / 2] ^= 0x40;
         File.WriteAllBytes(files[0], bytes);
 
-        var (resumed, _) = StartCoordinator(["--resume", finished.RunDirectory, "--in-process", "--workers", "2", "--threads-per-worker", "1"], finished.RunDirectory);
+        var (resumed, _) = StartCoordinator(
+            ["--resume", finished.RunDirectory, "--in-process", "--workers", "2", "--threads-per-worker", "1"], finished.RunDirectory);
         using var _ = resumed;
         var sha = Finish(resumed);
         Assert.Contains($"warning: {files[0]}: checksum mismatch (truncated or corrupted); trying the previous checkpoint", resumed.Stderr);
@@ -186,7 +190,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         foreach (var file in store.Files())
             using (var stream = new FileStream(file, FileMode.Open)) stream.SetLength(stream.Length - 100);
         var before = File.ReadAllText(Path.Combine(finished.RunDirectory, "metrics.csv"));
-        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", finished.RunDirectory, "--in-process"], TimeSpan.FromMinutes(1));
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", finished.RunDirectory, "--in-process"],
+            TimeSpan.FromMinutes(1));
         Assert.Equal(1, code);
         Assert.Contains("none of the 2 checkpoints", stderr);
         Assert.Equal(before, File.ReadAllText(Path.Combine(finished.RunDirectory, "metrics.csv")));
@@ -209,12 +214,14 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
         Assert.Equal(3, anonymous.Process.ExitCode);
 
         using var member = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", "member", "--threads", "1",
-            "--tls-certificate", Signals.RunCertificate(coordinator, Long)], environment: new Dictionary<string, string?> { ["DATAPARALLEL_TOKEN"] = token });
+            "--tls-certificate", Signals.RunCertificate(coordinator, Long)],
+            environment: new Dictionary<string, string?> { ["DATAPARALLEL_TOKEN"] = token });
         Assert.Equal(clean.Sha256, Finish(coordinator));
         Assert.Contains("refused worker intruder", coordinator.Stderr);
 
         var everything = coordinator.Stdout + coordinator.Stderr + member.Stdout + member.Stderr
-            + string.Concat(Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+            + string.Concat(Directory.GetFiles(dir, "*", SearchOption.AllDirectories)
+                .Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
         Assert.DoesNotContain(token, everything);
     }
 
@@ -240,7 +247,8 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
     [Fact]
     public void Non_finite_values_stop_the_run_and_never_reach_a_checkpoint()
     {
-        var run = TrainRuns.Train(["--in-process", "--workers", "2", "--lr", "1e6", "--schedule", "constant", "--checkpoint-every-steps", "1", .. CleanRun.Settings]);
+        var run = TrainRuns.Train(
+            ["--in-process", "--workers", "2", "--lr", "1e6", "--schedule", "constant", "--checkpoint-every-steps", "1", .. CleanRun.Settings]);
         Assert.Equal(3, run.ExitCode);
         var failed = System.Text.RegularExpressions.Regex.Match(run.Stderr, @"error: epoch 1 step (\d+)\b.*not finite");
         Assert.True(failed.Success, run.Stderr);
@@ -290,7 +298,8 @@ public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<Cl
     public void Ctrl_C_stops_the_run_and_its_worker_processes()
     {
         var dir = Path.Combine(Repository.NewTempDirectory("sigint"), "run");
-        using var coordinator = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--workers", "2", "--log-every", "1",
+        using var coordinator = ProgramProcess.Start("Coordinator",
+            ["train", "--data", Repository.MnistDirectory, "--out", dir, "--workers", "2", "--log-every", "1",
             "--hold-until-joins", "99@1:3", .. CleanRun.Settings]);
         FaultToleranceTests.WaitFor(coordinator, FaultToleranceTests.Holding(1, 3, 99));
         var workers = Signals.Children(coordinator.Id).Where(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains("Worker")).ToList();
@@ -318,7 +327,8 @@ public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<Cl
     {
         var dir = Path.Combine(Repository.NewTempDirectory("restart"), "run");
         // The first coordinator takes any free port and holds it; the second binds the same port once the first is gone.
-        var first = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--checkpoint-every-steps", "5", "--log-every", "1",
+        var first = ProgramProcess.Start("Coordinator",
+            ["train", "--data", Repository.MnistDirectory, "--out", dir, "--checkpoint-every-steps", "5", "--log-every", "1",
             "--external", "--workers", "1", "--port", "0", "--hold-until-joins", "99@1:12", .. CleanRun.Settings]);
         int port;
         ProgramProcess worker;
@@ -333,7 +343,8 @@ public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<Cl
         }
         using var _ = worker;
 
-        using var second = ProgramProcess.Start("Coordinator", ["train", "--resume", dir, "--threads-per-worker", "1", "--external", "--workers", "1", "--port", port.ToString()]);
+        using var second = ProgramProcess.Start("Coordinator",
+            ["train", "--resume", dir, "--threads-per-worker", "1", "--external", "--workers", "1", "--port", port.ToString()]);
         Assert.True(second.WaitForExit(TimeSpan.FromMinutes(3)), second.Stdout + second.Stderr);
         Assert.True(second.Process.ExitCode == 0, second.Stdout + second.Stderr);
         Assert.Contains("worker steadfast joined", second.Stdout);

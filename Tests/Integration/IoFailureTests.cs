@@ -17,7 +17,8 @@ namespace DataParallel.Tests.Integration;
 public sealed class IoFailureTests
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
-    private static readonly string[] Tiny = ["--in-process", "--workers", "1", "--threads-per-worker", "1", "--epochs", "1", "--limit-train", "512", "--limit-test", "100"];
+    private static readonly string[] Tiny =
+        ["--in-process", "--workers", "1", "--threads-per-worker", "1", "--epochs", "1", "--limit-train", "512", "--limit-test", "100"];
 
     // Reading /proc/self/mem at offset 0 (never mapped) fails in the kernel with EIO: a device error on demand, no root needed.
     private const string DeviceError = "/proc/self/mem";
@@ -72,7 +73,8 @@ public sealed class IoFailureTests
         var empty = Directory.CreateDirectory(Path.Combine(root, "empty")).FullName;
         using (var mount = Mount.ReadOnly(empty, Path.Combine(root, "new-run")))
         {
-            var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", mount.Directory, .. Tiny], Long);
+            var (code, stdout, stderr) = ProgramProcess.Run("Coordinator",
+                ["train", "--data", Repository.MnistDirectory, "--out", mount.Directory, .. Tiny], Long);
             Assert.Equal(ExitCodes.Failed, code);
             // The first thing a new run writes is its own TLS certificate.
             Assert.Equal($"error: {mount.Directory}/{ClusterCertificate.RunFileName}: cannot write: Read-only file system", stderr.Trim());
@@ -85,7 +87,8 @@ public sealed class IoFailureTests
         var before = Snapshot(finished.RunDirectory);
         using (var mount = Mount.ReadOnly(finished.RunDirectory, Path.Combine(root, "finished-run")))
         {
-            var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", mount.Directory, "--in-process", "--workers", "1", "--threads-per-worker", "1"], Long);
+            var (code, _, stderr) = ProgramProcess.Run("Coordinator",
+                ["train", "--resume", mount.Directory, "--in-process", "--workers", "1", "--threads-per-worker", "1"], Long);
             Assert.Equal(ExitCodes.Failed, code);
             Assert.Equal($"error: {mount.Directory}/{ClusterCertificate.RunFileName}: cannot write: Read-only file system", OneErrorLine(stderr));
         }
@@ -119,7 +122,8 @@ public sealed class IoFailureTests
         File.CreateSymbolicLink(newest, DeviceError);
         var before = Snapshot(finished.RunDirectory);
 
-        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--resume", finished.RunDirectory, "--in-process", "--workers", "1", "--threads-per-worker", "1"], Long);
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator",
+            ["train", "--resume", finished.RunDirectory, "--in-process", "--workers", "1", "--threads-per-worker", "1"], Long);
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Equal($"error: {newest}: cannot read: Input/output error", stderr.Trim());
         Assert.Equal(before, Snapshot(finished.RunDirectory));
@@ -141,12 +145,14 @@ public sealed class IoFailureTests
         Assert.False(File.Exists(Path.Combine(dir, "metrics.csv")));
     }
 
-    private static ProgramProcess Worker(ProgramProcess coordinator, string id) => FaultToleranceTests.StartWorker(coordinator, id, "--rejoin-timeout", "30");
+    private static ProgramProcess Worker(ProgramProcess coordinator, string id) =>
+        FaultToleranceTests.StartWorker(coordinator, id, "--rejoin-timeout", "30");
 
     private static string Exit(ProgramProcess coordinator, int expected)
     {
         Assert.True(coordinator.WaitForExit(Long), $"the coordinator did not finish\nstdout:\n{coordinator.Stdout}\nstderr:\n{coordinator.Stderr}");
-        Assert.True(coordinator.Process.ExitCode == expected, $"exit {coordinator.Process.ExitCode}, expected {expected}\nstdout:\n{coordinator.Stdout}\nstderr:\n{coordinator.Stderr}");
+        Assert.True(coordinator.Process.ExitCode == expected,
+            $"exit {coordinator.Process.ExitCode}, expected {expected}\nstdout:\n{coordinator.Stdout}\nstderr:\n{coordinator.Stderr}");
         return coordinator.Stderr;
     }
 

@@ -19,11 +19,13 @@ public sealed class ModelExportTests
     public async Task A_finished_run_leaves_a_state_dict_that_PyTorch_loads_with_the_runs_accuracy_and_sha256()
     {
         var run = TrainedRun.Value;
-        Assert.Contains($"Model: {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile}, {TrainedModel.OnnxFile}, {TrainedModel.CardFile} in {run.RunDirectory}", run.Stdout);
+        Assert.Contains($"Model: {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile}, {TrainedModel.OnnxFile}, {TrainedModel.CardFile} "
+            + $"in {run.RunDirectory}", run.Stdout);
 
         var script = Path.Combine(Repository.Root, "Tests", "Integration", "pytorch_check.py");
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { script, Path.Combine(Repository.Root, "docs"), TrainedRun.PathOf(TrainedModel.PyTorchFile), TrainedRun.PathOf(TrainedModel.SafetensorsFile),
+        foreach (var a in new[] { script, Path.Combine(Repository.Root, "docs"),
+                     TrainedRun.PathOf(TrainedModel.PyTorchFile), TrainedRun.PathOf(TrainedModel.SafetensorsFile),
                      Repository.MnistDirectory, TrainedRun.TestImages.ToString(System.Globalization.CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(a);
         using var python = Process.Start(start)!;
@@ -76,7 +78,8 @@ public sealed class ModelExportTests
             Assert.Contains($"`{sha}`", card);
         }
         Assert.Contains("-- train --data ", card);
-        Assert.Contains("--epochs 2 --batch-size 128 --micro-batch 64 --optimizer nesterov --schedule onecycle --lr 0.1 --seed 1 --dropout 0.1 --limit-train 6000 --limit-test 1000 --workers 1 --threads-per-worker 1", card);
+        Assert.Contains("--epochs 2 --batch-size 128 --micro-batch 64 --optimizer nesterov --schedule onecycle --lr 0.1 --seed 1 --dropout 0.1 "
+            + "--limit-train 6000 --limit-test 1000 --workers 1 --threads-per-worker 1", card);
         Assert.Contains("model.load_state_dict(torch.load(\"model.pt\"))", card);
         Assert.Contains("new InferenceSession(\"model.onnx\")", card);
         Assert.Contains("model.load_safetensors(\"model.safetensors\")", card);
@@ -93,8 +96,10 @@ public sealed class ModelExportTests
         Assert.All(scalars.Where(s => s.Tag == "train/loss"), s => Assert.True(float.IsFinite(s.Value) && s.Value > 0));
 
         var metrics = Coordinator.Reporting.MetricsFiles.ReadMetricsCsv(TrainedRun.PathOf(Coordinator.Reporting.RunFiles.MetricsCsv));
-        Assert.Equal(metrics.Select(m => ((long)m.Epoch, (float)m.TestAccuracy)), scalars.Where(s => s.Tag == "epoch/test_accuracy").Select(s => (s.Step, s.Value)));
-        Assert.Equal(metrics.Select(m => (float)m.TrainLoss), scalars.Where(s => s.Tag == "epoch/train_loss").Select(s => s.Value), (a, b) => Math.Abs(a - b) <= 1e-4f * Math.Max(1, Math.Abs(a)));
+        Assert.Equal(metrics.Select(m => ((long)m.Epoch, (float)m.TestAccuracy)),
+            scalars.Where(s => s.Tag == "epoch/test_accuracy").Select(s => (s.Step, s.Value)));
+        Assert.Equal(metrics.Select(m => (float)m.TrainLoss), scalars.Where(s => s.Tag == "epoch/train_loss").Select(s => s.Value),
+            (a, b) => Math.Abs(a - b) <= 1e-4f * Math.Max(1, Math.Abs(a)));
         Assert.Equal([1L, 2L], scalars.Where(s => s.Tag == "workers/in-process-1/compute_ms").Select(s => s.Step));
         Assert.All(scalars.Where(s => s.Tag == "workers/in-process-1/compute_ms"), s => Assert.True(s.Value > 0));
         var times = scalars.Select(s => s.WallTime).ToList();
@@ -105,7 +110,8 @@ public sealed class ModelExportTests
     public void Export_writes_the_same_model_again_from_the_newest_checkpoint()
     {
         var target = Repository.NewTempDirectory("export");
-        var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["export", TrainedRun.Value.RunDirectory, "--out", target], TimeSpan.FromMinutes(1));
+        var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["export", TrainedRun.Value.RunDirectory, "--out", target],
+            TimeSpan.FromMinutes(1));
         Assert.True(code == 0, stderr + stdout);
         Assert.Contains($"from checkpoint-e003-s000000.ckpt (epoch 2, sha256 {TrainedRun.Value.Sha256})", stdout);
         foreach (var name in new[] { TrainedModel.SafetensorsFile, TrainedModel.OnnxFile })

@@ -23,14 +23,16 @@ public sealed class MultiHostTests(CleanRun clean) : IClassFixture<CleanRun>
         cluster.StartWorker("w2");
 
         Assert.Equal(clean.Sha256, Finish(cluster, coordinator));
-        Assert.Contains($"coordinator listening at akka.ssl.tcp://dataparallel@{cluster.Network[RelayedCluster.Coordinator].Address}:{RelayedCluster.Port}", coordinator.Stdout);
+        Assert.Contains("coordinator listening at akka.ssl.tcp://dataparallel@"
+            + $"{cluster.Network[RelayedCluster.Coordinator].Address}:{RelayedCluster.Port}", coordinator.Stdout);
         // The delay was in the path: the coordinator waited at least a round trip of the link on top of each computation.
         var rows = File.ReadAllLines(Path.Combine(cluster.RunDirectory, "workers.csv")).Skip(1).Select(l => l.Split(',')).ToList();
         Assert.Equal(4, rows.Count);
         foreach (var row in rows)
         {
             double computing = double.Parse(row[3], CultureInfo.InvariantCulture), roundTrip = double.Parse(row[5], CultureInfo.InvariantCulture);
-            Assert.True(roundTrip - computing > 2 * Delay.TotalMilliseconds, $"{string.Join(',', row)}: round trip {roundTrip} ms, computing {computing} ms");
+            Assert.True(roundTrip - computing > 2 * Delay.TotalMilliseconds,
+                $"{string.Join(',', row)}: round trip {roundTrip} ms, computing {computing} ms");
         }
         // Replies travel back on the connection a worker opened (Akka's passive connections): the coordinator's relay carries the most.
         Assert.True(cluster.RelayedBytes[RelayedCluster.Coordinator] > 1_000_000, string.Join(", ", cluster.RelayedBytes));
@@ -51,7 +53,9 @@ public sealed class MultiHostTests(CleanRun clean) : IClassFixture<CleanRun>
         WaitFor(cluster, coordinator, "worker w2 left: unreachable; ");
         Assert.Matches(@"worker w2 left: unreachable; [1-9]\d* unit\(s\) reassigned", coordinator.Stdout);
         // Cut off, w2 is the side without the oldest node: keep-oldest downs it, by w2's own resolver.
-        Assert.True(cut.WaitForError("SBR took decision Akka.Cluster.SBR.DownReachable and is downing [akka.ssl.tcp://dataparallel@10.231.0.3:4053] including myself", Long), cluster.Output);
+        Assert.True(cut.WaitForError(
+            "SBR took decision Akka.Cluster.SBR.DownReachable and is downing [akka.ssl.tcp://dataparallel@10.231.0.3:4053] including myself", Long),
+            cluster.Output);
         Assert.True(cut.WaitForError("worker w2: coordinator lost (coordinator unreachable)", Long, before), cluster.Output);
         cluster.Network.Restore("w2");
 
@@ -104,7 +108,8 @@ public sealed class MultiHostTests(CleanRun clean) : IClassFixture<CleanRun>
         cluster.StartWorker("w1");
 
         Assert.Equal(clean.Sha256, Finish(cluster, coordinator));
-        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(coordinator.Stdout, @"worker w2 left: left the cluster; [1-9]\d* unit\(s\) reassigned"), cluster.Output);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(coordinator.Stdout,
+            @"worker w2 left: left the cluster; [1-9]\d* unit\(s\) reassigned"), cluster.Output);
         Assert.DoesNotContain("unreachable", coordinator.Stdout + coordinator.Stderr);
         Assert.Contains("worker w2: stopping (SIGTERM or Ctrl-C): leaving the cluster", leaving.Stdout);
     }

@@ -12,8 +12,11 @@ public sealed class PredictCommandTests
     private static (int Code, string Stdout, string Stderr) Predict(params string[] args) =>
         ProgramProcess.Run("Coordinator", ["predict", .. args], TimeSpan.FromMinutes(2));
 
-    /// <summary>MNIST test image <paramref name="index"/> drawn <paramref name="factor"/> times larger at (x, y) on a page of the given size.</summary>
-    private static string Draw(string directory, int index, int factor, int width, int height, int x, int y, bool darkOnLight, SKEncodedImageFormat format)
+    /// <summary>
+    /// MNIST test image <paramref name="index"/> drawn <paramref name="factor"/> times larger at (x, y) on a page of the given size.
+    /// </summary>
+    private static string Draw(string directory, int index, int factor, int width, int height, int x, int y, bool darkOnLight,
+        SKEncodedImageFormat format)
     {
         var image = Repository.Test.Image(index);
         using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
@@ -43,7 +46,8 @@ public sealed class PredictCommandTests
         Assert.Equal(2, lines.Length);
         Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(digit)}: 7 \(\d+\.\d\d%\)$", lines[0]);
         var percentages = lines[1].Split("  ", StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim().Split(": ")).ToList();
-        Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture)), percentages.Select(p => p[0]));
+        Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            percentages.Select(p => p[0]));
         Assert.Equal(100, percentages.Sum(p => double.Parse(p[1].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture)), 0.1);
     }
 

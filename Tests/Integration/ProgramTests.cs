@@ -57,7 +57,8 @@ public sealed class ProgramTests
     [InlineData(new[] { "--batch-size", "2000000000" }, "--batch-size must be between 1 and 60000")]
     [InlineData(new[] { "--micro-batch", "32768", "--batch-size", "32768" }, "--micro-batch must be between 1 and 16384")]
     [InlineData(new[] { "--threads-per-worker", "1025" }, "--threads-per-worker must be between 1 and 1024, not 1025")]
-    [InlineData(new[] { "--sync", "params", "--batch-size", "60000", "--micro-batch", "60", "--replicas", "1", "--local-steps", "2" }, "--sync params: a replica round of --local-steps x --batch-size / replicas = 120000 images exceeds 16384")]
+    [InlineData(new[] { "--sync", "params", "--batch-size", "60000", "--micro-batch", "60", "--replicas", "1", "--local-steps", "2" },
+        "--sync params: a replica round of --local-steps x --batch-size / replicas = 120000 images exceeds 16384")]
     [InlineData(new[] { "--no-such-option" }, "--no-such-option")]
     [InlineData(new[] { "--port", "70000" }, "--port must be between 0 and 65535")]
     [InlineData(new[] { "--host", "0.0.0.0" }, "--host 0.0.0.0: beyond loopback, TLS and a join token are both required")]
@@ -65,7 +66,8 @@ public sealed class ProgramTests
     [InlineData(new[] { "--no-tls", "--host", "0.0.0.0", "--token", "t" }, "beyond loopback, TLS and a join token are both required")]
     public void Invalid_options_fail_with_one_clear_line(string[] args, string expected)
     {
-        var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, .. args], TimeSpan.FromMinutes(1));
+        var (code, stdout, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, .. args],
+            TimeSpan.FromMinutes(1));
         Assert.Equal(1, code);
         Assert.Contains(expected, stderr + stdout);
         Assert.DoesNotContain("Exception", stderr);
@@ -83,7 +85,11 @@ public sealed class ProgramTests
     public void Invalid_worker_options_fail_with_one_clear_line(string[] args, string expected)
     {
         // Should an option wrongly pass, the worker gives up on its missing coordinator after 5 s, with exit code 4.
-        string[] defaults = [.. args.Contains("--seed") ? [] : new[] { "--seed", "127.0.0.1:9" }, .. args.Contains("--rejoin-timeout") ? [] : new[] { "--rejoin-timeout", "5" }];
+        string[] defaults =
+        [
+            .. args.Contains("--seed") ? [] : new[] { "--seed", "127.0.0.1:9" },
+            .. args.Contains("--rejoin-timeout") ? [] : new[] { "--rejoin-timeout", "5" },
+        ];
         var (code, stdout, stderr) = ProgramProcess.Run("Worker", [.. defaults, .. args], TimeSpan.FromMinutes(1));
         Assert.Equal(1, code);
         Assert.Contains(expected, stderr);
@@ -99,7 +105,8 @@ public sealed class ProgramTests
         var images = Path.Combine(data, "train-images-idx3-ubyte");
         using (var stream = new FileStream(images, FileMode.Open)) stream.SetLength(1000);
         var output = Path.Combine(data, "run");
-        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", data, "--out", output, "--in-process"], TimeSpan.FromMinutes(1));
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", data, "--out", output, "--in-process"],
+            TimeSpan.FromMinutes(1));
         Assert.Equal(2, code);
         Assert.Equal($"error: {images}: truncated: 60000 images of 28x28 need 47040016 bytes, the file has 1000", stderr.Trim());
         Assert.False(Directory.Exists(output));
@@ -110,7 +117,8 @@ public sealed class ProgramTests
     {
         var dir = Repository.NewTempDirectory("existing");
         File.WriteAllText(Path.Combine(dir, "metrics.csv"), "precious");
-        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--in-process"], TimeSpan.FromMinutes(1));
+        var (code, _, stderr) = ProgramProcess.Run("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--in-process"],
+            TimeSpan.FromMinutes(1));
         Assert.Equal(1, code);
         Assert.Contains($"--out {dir}: already holds a run", stderr);
         Assert.Equal("precious", File.ReadAllText(Path.Combine(dir, "metrics.csv")));

@@ -8,7 +8,8 @@ namespace DataParallel.Tests.Integration;
 [Collection(ProcessCollection.Name)]
 public sealed class ResumeDataTests
 {
-    private static readonly string[] Tiny = ["--in-process", "--workers", "1", "--threads-per-worker", "1", "--epochs", "1", "--limit-train", "512", "--limit-test", "100"];
+    private static readonly string[] Tiny =
+        ["--in-process", "--workers", "1", "--threads-per-worker", "1", "--epochs", "1", "--limit-train", "512", "--limit-test", "100"];
 
     [Fact]
     public void A_run_resumed_on_changed_data_is_refused_and_on_a_faithful_copy_goes_on()
@@ -22,7 +23,8 @@ public sealed class ResumeDataTests
         ChangeByte(Path.Combine(changed, "train-images-idx3-ubyte"), 16 + 7 * MnistDataset.ImageBytes + 400, pixel => (byte)(pixel ^ 0x80));
         var (code, stdout, stderr) = Resume(run.RunDirectory, changed);
         Assert.Equal(1, code);
-        Assert.Matches($"^error: --resume {run.RunDirectory}: the data in {changed} is not the data this run started with \\(sha256 [0-9a-f]{{64}} of the images and labels used, the checkpoint's is [0-9a-f]{{64}}\\)$", stderr.Trim());
+        Assert.Matches($"^error: --resume {run.RunDirectory}: the data in {changed} is not the data this run started with "
+            + "\\(sha256 [0-9a-f]{64} of the images and labels used, the checkpoint's is [0-9a-f]{64}\\)$", stderr.Trim());
         Assert.DoesNotContain("Final parameters", stdout);
         Assert.Equal(before, Snapshot(run.RunDirectory));
 
@@ -41,7 +43,9 @@ public sealed class ResumeDataTests
     }
 
     private static (int Code, string Stdout, string Stderr) Resume(string runDirectory, string data) =>
-        ProgramProcess.Run("Coordinator", ["train", "--resume", runDirectory, "--data", data, "--in-process", "--workers", "1", "--threads-per-worker", "1"], TimeSpan.FromMinutes(2));
+        ProgramProcess.Run("Coordinator",
+            ["train", "--resume", runDirectory, "--data", data, "--in-process", "--workers", "1", "--threads-per-worker", "1"],
+            TimeSpan.FromMinutes(2));
 
     private static string CopyOfData(string name)
     {
@@ -62,6 +66,7 @@ public sealed class ResumeDataTests
     }
 
     /// <summary>Every file under the run directory with its content's digest and its time of last change.</summary>
-    private static string Snapshot(string directory) => string.Join('\n', Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+    private static string Snapshot(string directory) => string.Join('\n',
+        Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
         .Select(f => $"{f} {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f)))} {File.GetLastWriteTimeUtc(f):O}"));
 }

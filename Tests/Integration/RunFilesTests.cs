@@ -12,7 +12,11 @@ public sealed class RunFilesTests
     public void Two_epochs_leave_every_run_file_parseable_and_plain_output()
     {
         // 1,536 images: 12 steps of 128 per epoch, in micro-batches of 32.
-        var run = TrainRuns.Train(["--workers", "2", "--epochs", "2", "--limit-train", "1536", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1", "--log-every", "5"]);
+        var run = TrainRuns.Train(
+        [
+            "--workers", "2", "--epochs", "2", "--limit-train", "1536", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1",
+            "--log-every", "5",
+        ]);
         Assert.True(run.ExitCode == 0, run.Stderr + run.Stdout);
         string File(string name) => Path.Combine(run.RunDirectory, name);
 
@@ -23,14 +27,16 @@ public sealed class RunFilesTests
         Assert.Contains("  epoch 02 step 10/12 | loss: ", run.Stdout);
         Assert.Matches(@"(?m)^Epoch: 02 \| m_mnist_accuracy: \d+\.\d\d%", run.Stdout);
 
-        Assert.Equal(2, JsonDocument.Parse(System.IO.File.ReadAllText(File("config.json"))).RootElement.GetProperty("settings").GetProperty("epochs").GetInt32());
+        var config = JsonDocument.Parse(System.IO.File.ReadAllText(File("config.json"))).RootElement;
+        Assert.Equal(2, config.GetProperty("settings").GetProperty("epochs").GetInt32());
         Assert.Contains("Total params: 13,032", System.IO.File.ReadAllText(File("summary.txt")));
         Assert.Equal(run.Sha256, run.Result.GetProperty("sha256").GetString());
 
         var csv = MetricsFiles.ReadMetricsCsv(File(RunFiles.MetricsCsv));
         var jsonl = MetricsFiles.ReadMetricsJsonLines(File(RunFiles.MetricsJsonl));
         Assert.Equal([1, 2], csv.Select(r => r.Epoch));
-        Assert.Equal(csv.Select(r => (r.Epoch, r.TrainLoss, r.TestAccuracy, r.Workers)), jsonl.Select(r => (r.Epoch, r.TrainLoss, r.TestAccuracy, r.Workers)));
+        Assert.Equal(csv.Select(r => (r.Epoch, r.TrainLoss, r.TestAccuracy, r.Workers)),
+            jsonl.Select(r => (r.Epoch, r.TrainLoss, r.TestAccuracy, r.Workers)));
         Assert.All(csv, r => Assert.True(r.Workers == 2 && r.ImagesPerSecond > 0 && r.TestAccuracy is > 0 and <= 1 && double.IsFinite(r.TrainLoss)));
         Assert.Equal(run.Result.GetProperty("test_accuracy").GetDouble(), csv[^1].TestAccuracy);
 

@@ -103,7 +103,8 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
         Attack(Stranger(), plain, workers, "w1");
         // And once more with a certificate of its own (another key, even the same subject): the handshake fails.
         var other = ClusterTls.Load(TestCertificates.CreatePfx(Repository.NewTempDirectory("stranger-cert"), "other"), TestCertificates.Password);
-        var withTls = ClusterConfig.Start(ClusterConfig.Node(ClusterConfig.WorkerRole, new NodeEndpoint("127.0.0.1", 0), [], Config.Empty, "akka.loglevel = OFF"), other);
+        var withTls = ClusterConfig.Start(
+            ClusterConfig.Node(ClusterConfig.WorkerRole, new NodeEndpoint("127.0.0.1", 0), [], Config.Empty, "akka.loglevel = OFF"), other);
         _strangers.Add(withTls);
         withTls.ActorSelection($"{Node(coordinator)}/user/coordinator").Tell(new JoinRequest("w2", ProtocolInfo.Version, "x", 1, "h"));
         withTls.ActorSelection($"{Node(coordinator)}/user/coordinator").Tell(PoisonPill.Instance);
@@ -126,7 +127,8 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
         using var coordinator = ProgramProcess.Start("Coordinator", ["train", "--data", Repository.MnistDirectory, "--out", dir, "--no-tls",
             "--external", "--workers", "2", "--port", "0", "--hold-until-joins", "3@1:4", .. CleanRun.Settings], environment: environment);
         var port = Signals.ListeningPort(coordinator, Long);
-        ProgramProcess Worker(string id) => ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", id, "--threads", "1"], environment: environment);
+        ProgramProcess Worker(string id) =>
+            ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--id", id, "--threads", "1"], environment: environment);
         using var w1 = Worker("w1");
         using var w2 = Worker("w2");
         FaultToleranceTests.WaitFor(coordinator, FaultToleranceTests.Holding(1, 4, 3));
@@ -139,7 +141,8 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
         // A join for a registered id, proven with the wrong token: refused, and w1 is not evicted.
         var inbox = Inbox.Create(stranger);
         var target = await stranger.ActorSelection($"{node}/user/coordinator").ResolveOne(Long);
-        inbox.Send(target, new JoinRequest("w1", ProtocolInfo.Version, DataParallel.Shared.Model.SeedNetFingerprint.Value, 1, "127.0.0.1", new byte[32]));
+        inbox.Send(target,
+            new JoinRequest("w1", ProtocolInfo.Version, DataParallel.Shared.Model.SeedNetFingerprint.Value, 1, "127.0.0.1", new byte[32]));
         var challenge = Assert.IsType<JoinChallenge>(await inbox.ReceiveAsync(Long));
         inbox.Send(target, new JoinProof("w1", DataParallel.Shared.Security.JoinToken.Prove("guess", challenge.Nonce, "w1")));
         Assert.Equal("wrong or missing join token", Assert.IsType<JoinRefused>(await inbox.ReceiveAsync(Long)).Reason);
@@ -149,7 +152,8 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
             for (var version = 0; version < 64; version++)
                 for (var index = 0; index < 4; index++)
                     stranger.ActorSelection($"{node}/user/coordinator").Tell(
-                        new GradientsComputed(new UnitId(1, version, UnitKind.MicroBatch, index), new GradientResult(new float[13_032], new float[198], 0f, 64, 32), 1), posing);
+                        new GradientsComputed(new UnitId(1, version, UnitKind.MicroBatch, index),
+                            new GradientResult(new float[13_032], new float[198], 0f, 64, 32), 1), posing);
             stranger.ActorSelection($"{worker}/user/worker").Tell(new RunFinished("any", "forged: stop"));
             stranger.ActorSelection($"{worker}/user/worker").Tell(new ComputeGradients(1, 4, 4, new float[13_032], new float[198], [0], []));
         }

@@ -19,7 +19,8 @@ public sealed class TlsTrainingTests
         var other = TestCertificates.CreatePfx(_dir, "other");
         var output = Path.Combine(_dir, "run");
         using var coordinator = ProgramProcess.Start("Coordinator",
-            ["train", "--data", Repository.MnistDirectory, "--out", output, "--external", "--workers", "1", "--port", "0", "--tls-certificate", pfx, .. Tiny],
+            ["train", "--data", Repository.MnistDirectory, "--out", output, "--external", "--workers", "1", "--port", "0",
+                "--tls-certificate", pfx, .. Tiny],
             environment: PasswordInEnvironment);
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromMinutes(2));
         Assert.True(coordinator.WaitForOutput("waiting for 1 worker(s)", TimeSpan.FromMinutes(2)), coordinator.Stderr + coordinator.Stdout);
@@ -27,13 +28,15 @@ public sealed class TlsTrainingTests
         Assert.Contains($"--tls-certificate {pfx}", coordinator.Stdout);
 
         // Another certificate, even one with the same name: the handshake fails, the worker says so and gives up at once.
-        var stranger = ProgramProcess.Run("Worker", ["--seed", $"127.0.0.1:{port}", "--tls-certificate", other, "--tls-password", TestCertificates.Password, "--id", "stranger"],
+        var stranger = ProgramProcess.Run("Worker",
+            ["--seed", $"127.0.0.1:{port}", "--tls-certificate", other, "--tls-password", TestCertificates.Password, "--id", "stranger"],
             TimeSpan.FromMinutes(1));
         Assert.True(stranger.ExitCode == 3, stranger.Stderr + stranger.Stdout);
         Assert.Contains($"error: TLS handshake with the coordinator at 127.0.0.1:{port} failed", stranger.Stderr);
         Assert.False(coordinator.Process.HasExited, coordinator.Stderr + coordinator.Stdout);
 
-        using var worker = ProgramProcess.Start("Worker", ["--seed", $"127.0.0.1:{port}", "--tls-certificate", pfx, "--threads", "1", "--id", "tls-worker"],
+        using var worker = ProgramProcess.Start("Worker",
+            ["--seed", $"127.0.0.1:{port}", "--tls-certificate", pfx, "--threads", "1", "--id", "tls-worker"],
             environment: PasswordInEnvironment);
         Assert.True(coordinator.WaitForExit(TimeSpan.FromMinutes(3)), coordinator.Stderr + coordinator.Stdout);
         var run = new TrainRuns.Outcome(coordinator.Process.ExitCode, coordinator.Stdout, coordinator.Stderr, output);
@@ -76,7 +79,8 @@ public sealed class TlsTrainingTests
         Assert.Equal(1, code);
         var expected = problem == "missing"
             ? $"error: --tls-certificate {pfx}: no such file"
-            : $"error: --tls-certificate {pfx}: not a PKCS#12 (.pfx) file, or the password (--tls-password or {ClusterTls.PasswordVariable}) is wrong: ";
+            : $"error: --tls-certificate {pfx}: not a PKCS#12 (.pfx) file, "
+                + $"or the password (--tls-password or {ClusterTls.PasswordVariable}) is wrong: ";
         Assert.StartsWith(expected, stderr);
         Assert.Single(stderr.Trim().Split('\n'));
         Assert.DoesNotContain("Exception", stderr + stdout);

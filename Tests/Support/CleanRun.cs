@@ -4,7 +4,8 @@ namespace DataParallel.Tests.Support;
 public sealed class CleanRun
 {
     /// <summary>2 epochs of 30 steps, 4 micro-batches of 32 per step.</summary>
-    public static readonly string[] Settings = ["--epochs", "2", "--limit-train", "3840", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
+    public static readonly string[] Settings =
+        ["--epochs", "2", "--limit-train", "3840", "--limit-test", "500", "--micro-batch", "32", "--threads-per-worker", "1"];
 
     private readonly Lazy<string> _sha = new(() =>
     {

@@ -18,7 +18,8 @@ public sealed class Mount : IDisposable
         // "Uid:	real	effective	saved	filesystem": mounting goes by the effective one.
         var uid = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t')[2];
         if (uid != "0")
-            throw new Xunit.Sdk.XunitException($"this test mounts real file systems (a full tmpfs, a read-only bind mount) and must run as root; it runs as uid {uid}");
+            throw new Xunit.Sdk.XunitException("this test mounts real file systems (a full tmpfs, a read-only bind mount) and must run as root; "
+                + $"it runs as uid {uid}");
     }
 
     /// <summary>A tmpfs of <paramref name="kilobytes"/> KiB at <paramref name="directory"/> (created if missing).</summary>

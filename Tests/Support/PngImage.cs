@@ -9,7 +9,8 @@ public sealed record PngImage(int Width, int Height, int Colors, double Ink)
 
     public static PngImage Decode(byte[] bytes)
     {
-        Assert.True(bytes.Length > 8 && bytes[..8].SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), "not a PNG signature");
+        Assert.True(bytes.Length > 8 && bytes[..8].SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }),
+            "not a PNG signature");
         using var bitmap = SKBitmap.Decode(bytes) ?? throw new Xunit.Sdk.XunitException("the PNG does not decode");
         var background = bitmap.GetPixel(0, 0);
         var colors = new HashSet<SKColor>();

@@ -21,12 +21,15 @@ public sealed class ProgramProcess : IDisposable
 
     /// <param name="program">"Coordinator" or "Worker".</param>
     /// <param name="launcher">A command that execs the program, e.g. <c>ip netns exec NAME</c> (the pid stays the program's).</param>
-    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null, IDictionary<string, string?>? environment = null,
-        IReadOnlyList<string>? launcher = null)
+    public static ProgramProcess Start(string program, IEnumerable<string> args, string? workingDirectory = null,
+        IDictionary<string, string?>? environment = null, IReadOnlyList<string>? launcher = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program + ".dll");
         if (!File.Exists(dll)) throw new FileNotFoundException(dll);
-        var start = new ProcessStartInfo(launcher?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(launcher?[0] ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
         if (launcher is not null)
         {
             foreach (var a in launcher.Skip(1)) start.ArgumentList.Add(a);
@@ -56,13 +59,15 @@ public sealed class ProgramProcess : IDisposable
     }
 
     /// <summary>Runs to completion (killing it past <paramref name="timeout"/>) and returns the exit code.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null, IDictionary<string, string?>? environment = null)
+    public static (int ExitCode, string Stdout, string Stderr) Run(string program, IEnumerable<string> args, TimeSpan timeout,
+        string? workingDirectory = null, IDictionary<string, string?>? environment = null)
     {
         using var p = Start(program, args, workingDirectory, environment);
         if (!p.WaitForExit(timeout))
         {
             p.Kill();
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds:F0} s\nstdout:\n{p.Stdout}\nstderr:\n{p.Stderr}");
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds:F0} s"
+                + $"\nstdout:\n{p.Stdout}\nstderr:\n{p.Stderr}");
         }
         return (p.Process.ExitCode, p.Stdout, p.Stderr);
     }
@@ -74,11 +79,17 @@ public sealed class ProgramProcess : IDisposable
         return true;
     }
 
-    /// <summary>Waits until stdout contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
-    public bool WaitForOutput(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stdout.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
+    /// <summary>
+    /// Waits until stdout contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.
+    /// </summary>
+    public bool WaitForOutput(string text, TimeSpan timeout, int from = 0) =>
+        WaitFor(() => Stdout.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
-    /// <summary>Waits until stderr contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.</summary>
-    public bool WaitForError(string text, TimeSpan timeout, int from = 0) => WaitFor(() => Stderr.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
+    /// <summary>
+    /// Waits until stderr contains <paramref name="text"/> (at or after character <paramref name="from"/>); false on timeout or exit.
+    /// </summary>
+    public bool WaitForError(string text, TimeSpan timeout, int from = 0) =>
+        WaitFor(() => Stderr.IndexOf(text, from, StringComparison.Ordinal) >= 0, timeout);
 
     // The timeout is a safety net for a broken build, never what a test relies on: callers wait for an event.
     private bool WaitFor(Func<bool> seen, TimeSpan timeout)

@@ -27,7 +27,8 @@ public sealed class RelayedCluster : IDisposable
         try
         {
             foreach (var host in Network.Hosts)
-                _relays.Add(DelayRelay.Start(host.Namespace, new IPEndPoint(IPAddress.Parse(host.Address), Port), new IPEndPoint(IPAddress.Loopback, Port), oneWayDelay));
+                _relays.Add(DelayRelay.Start(host.Namespace,
+                    new IPEndPoint(IPAddress.Parse(host.Address), Port), new IPEndPoint(IPAddress.Loopback, Port), oneWayDelay));
         }
         catch
         {

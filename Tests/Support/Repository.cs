@@ -7,7 +7,8 @@ namespace DataParallel.Tests.Support;
 public static class Repository
 {
     public static string Root { get; } = RepositoryPaths.FindRoot(AppContext.BaseDirectory)
-        ?? throw new InvalidOperationException("tests must run inside the repository (DataParallel.sln not found above " + AppContext.BaseDirectory + ")");
+        ?? throw new InvalidOperationException(
+            "tests must run inside the repository (DataParallel.sln not found above " + AppContext.BaseDirectory + ")");
 
     private static readonly Lazy<string> LazyData = new(() =>
     {

@@ -34,7 +34,8 @@ public sealed class RemotingPayloadSpec : IDisposable
         const int parameters = 1_000_000;
         var random = new Random(7);
         var gradients = Enumerable.Range(0, parameters).Select(_ => (float)random.NextDouble()).ToArray();
-        var message = new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult(gradients, new float[4096], 0.5f, 30, 32), 1.5);
+        var message = new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3),
+            new GradientResult(gradients, new float[4096], 0.5f, 30, 32), 1.5);
 
         _b.ActorOf(Props.Create(() => new Echo()), "echo");
         var port = ((ExtendedActorSystem)_b).Provider.DefaultAddress.Port;

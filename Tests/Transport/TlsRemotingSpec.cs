@@ -82,7 +82,8 @@ public sealed class TlsRemotingSpec : IDisposable
         Assert.Equal(request, await target.Ask<JoinRequest>(request, Patience));
         // Several TLS records per frame: a gradient of a million parameters, as in RemotingPayloadSpec.
         var gradients = Enumerable.Range(0, 1_000_000).Select(i => i * 1e-6f).ToArray();
-        var reply = await target.Ask<GradientsComputed>(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult(gradients, new float[16], 0.5f, 30, 32), 1.5), Patience);
+        var reply = await target.Ask<GradientsComputed>(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3),
+            new GradientResult(gradients, new float[16], 0.5f, 30, 32), 1.5), Patience);
         Assert.Equal(gradients, reply.Result.Gradients);
     }
 
@@ -91,7 +92,8 @@ public sealed class TlsRemotingSpec : IDisposable
     {
         var (coordinator, address) = await StartCoordinator(Certificate("cluster"));
         // Without TLS a node has only the plain transport, so it can only try the plain scheme at the TLS port.
-        var plain = Track(ClusterConfig.Start(NodeConfig(ClusterConfig.WorkerRole, ClusterConfig.Address("127.0.0.1", address.Port!.Value)), tls: null));
+        var plain = Track(ClusterConfig.Start(
+            NodeConfig(ClusterConfig.WorkerRole, ClusterConfig.Address("127.0.0.1", address.Port!.Value)), tls: null));
         var up = MemberUp(plain);
 
         var ask = plain.ActorSelection(ClusterConfig.CoordinatorAddress("127.0.0.1", address.Port!.Value))
@@ -112,7 +114,8 @@ public sealed class TlsRemotingSpec : IDisposable
 
         // Akka.Remote 1.5.74 ends an actor system whose outbound TLS handshake fails, rather than leaving it half-connected.
         await stranger.WhenTerminated.WaitAsync(Patience);
-        Assert.True(ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(stranger).ShutdownReason), CoordinatedShutdown.Get(stranger).ShutdownReason?.ToString());
+        Assert.True(ClusterTls.IsHandshakeFailure(CoordinatedShutdown.Get(stranger).ShutdownReason),
+            CoordinatedShutdown.Get(stranger).ShutdownReason?.ToString());
         Assert.Empty(_received);
         Assert.Single(Akka.Cluster.Cluster.Get(coordinator).State.Members);
         Assert.False(coordinator.WhenTerminated.IsCompleted);

@@ -44,7 +44,8 @@ public sealed class ClusterTlsTests
     {
         var path = TestCertificates.CreatePfx(_dir, "cluster");
         var e = Assert.Throws<ClusterTlsException>(() => ClusterTls.Load(path, "wrong"));
-        Assert.StartsWith($"--tls-certificate {path}: not a PKCS#12 (.pfx) file, or the password (--tls-password or {ClusterTls.PasswordVariable}) is wrong", e.Message);
+        Assert.StartsWith($"--tls-certificate {path}: not a PKCS#12 (.pfx) file, "
+            + $"or the password (--tls-password or {ClusterTls.PasswordVariable}) is wrong", e.Message);
     }
 
     [Fact]

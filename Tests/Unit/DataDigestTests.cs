@@ -48,7 +48,8 @@ public sealed class DataDigestTests
 
         var moved = TrainingRun.Create(settings with { Data = "/data/b" }, Repository.Train.Take(300), Repository.Test.Take(100), 1);
         moved.Restore(checkpoint);
-        var next300 = new MnistDataset(Repository.Train.Images[(300 * MnistDataset.ImageBytes)..(600 * MnistDataset.ImageBytes)], Repository.Train.Labels[300..600]);
+        var next300 = new MnistDataset(Repository.Train.Images[(300 * MnistDataset.ImageBytes)..(600 * MnistDataset.ImageBytes)],
+            Repository.Train.Labels[300..600]);
         var other = TrainingRun.Create(settings with { Data = "/data/c" }, next300, Repository.Test.Take(100), 1);
         var e = Assert.Throws<ArgumentException>(() => other.Restore(checkpoint));
         Assert.StartsWith("the data in /data/c is not the data this run started with", e.Message);

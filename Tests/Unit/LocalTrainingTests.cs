@@ -9,7 +9,8 @@ namespace DataParallel.Tests.Unit;
 public sealed class LocalTrainingTests
 {
     private static TrainingRun Run(int localSteps) =>
-        TrainingRun.Create(new TrainSettings { Epochs = 1, Sync = SyncMode.Params, LocalSteps = localSteps }, Repository.Train.Take(256), Repository.Test.Take(100), 1);
+        TrainingRun.Create(new TrainSettings { Epochs = 1, Sync = SyncMode.Params, LocalSteps = localSteps },
+            Repository.Train.Take(256), Repository.Test.Take(100), 1);
 
     private static ReplicaResult Round(TrainingRun run)
     {

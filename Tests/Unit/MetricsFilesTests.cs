@@ -48,7 +48,11 @@ public sealed class MetricsFilesTests
     {
         var files = new RunFiles(Repository.NewTempDirectory("metrics"));
         files.AppendEpoch(Epoch(1, trainLoss: double.NaN, testLoss: double.PositiveInfinity));
-        foreach (var rows in new[] { MetricsFiles.ReadMetricsCsv(files.PathOf(RunFiles.MetricsCsv)), MetricsFiles.ReadMetricsJsonLines(files.PathOf(RunFiles.MetricsJsonl)) })
+        foreach (var rows in new[]
+            {
+                MetricsFiles.ReadMetricsCsv(files.PathOf(RunFiles.MetricsCsv)),
+                MetricsFiles.ReadMetricsJsonLines(files.PathOf(RunFiles.MetricsJsonl)),
+            })
         {
             Assert.True(double.IsNaN(rows[0].TrainLoss));
             Assert.Equal(double.PositiveInfinity, rows[0].TestLoss);
@@ -79,7 +83,8 @@ public sealed class MetricsFilesTests
     [InlineData("", "empty: no header line")]
     [InlineData("epoch,train_loss\n1,0.5\n", "line 1: no column \"train_accuracy\" in the header")]
     [InlineData(RunFiles.MetricsCsvHeader + "\n1,0.5,0.9,0.4\n", "line 2: 4 fields, the header has 9")]
-    [InlineData(RunFiles.MetricsCsvHeader + "\n1,0.5,0.9,0.4,0.92,13.5,4321.5,2,0.05\n2,abc,0.9,0.4,0.92,13.5,4321.5,2,0.05\n", "line 3: train_loss is not a number: \"abc\"")]
+    [InlineData(RunFiles.MetricsCsvHeader + "\n1,0.5,0.9,0.4,0.92,13.5,4321.5,2,0.05\n2,abc,0.9,0.4,0.92,13.5,4321.5,2,0.05\n",
+        "line 3: train_loss is not a number: \"abc\"")]
     [InlineData(RunFiles.MetricsCsvHeader + "\n1.5,0.5,0.9,0.4,0.92,13.5,4321.5,2,0.05\n", "line 2: epoch is not a whole number: \"1.5\"")]
     public void A_malformed_metrics_csv_is_named_with_the_line_and_the_problem(string content, string problem)
     {

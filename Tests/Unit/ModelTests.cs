@@ -23,7 +23,8 @@ public sealed class ModelTests
             && System.Text.Encoding.ASCII.GetString(File.ReadAllBytes("/usr/lib/x86_64-linux-gnu/libstdc++.so.6")).Contains("GLIBCXX_3.4.32\0");
         // A machine without binutils cannot check this: say so, never pass silently.
         Assert.True(File.Exists("/usr/bin/readelf"), "this test needs readelf: apt-get install binutils");
-        var readelf = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("readelf", ["-V", lib]) { RedirectStandardOutput = true })!;
+        var readelf = System.Diagnostics.Process.Start(
+            new System.Diagnostics.ProcessStartInfo("readelf", ["-V", lib]) { RedirectStandardOutput = true })!;
         var output = readelf.StandardOutput.ReadToEnd();
         readelf.WaitForExit();
         var line = output.Split('\n').Single(l => l.Contains("Name: GLIBCXX_3.4.32"));
@@ -62,7 +63,11 @@ public sealed class ModelTests
         Assert.Equal(13_032, layout.ParameterLength);
         Assert.Equal(6 * (16 + 16 + 1), layout.BufferLength);
         Assert.Equal(
-            new[] { "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked", "conv2.weight" },
+            new[]
+            {
+                "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
+                "conv2.weight",
+            },
             layout.Entries.Take(8).Select(e => e.Name));
         Assert.Equal(new[] { "conv7.weight", "conv7.bias", "fc.weight", "fc.bias" }, layout.Entries.TakeLast(4).Select(e => e.Name));
         Assert.Equal(16, layout.Fingerprint.Length);

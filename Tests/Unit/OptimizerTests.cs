@@ -49,7 +49,8 @@ public sealed class OptimizerTests
     {
         Assert.Equal(expected.Length, actual.Length);
         for (var i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-6f + 1e-5f * Math.Abs(expected[i]), $"element {i}: torch {expected[i]:R}, ours {actual[i]:R}");
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-6f + 1e-5f * Math.Abs(expected[i]),
+                $"element {i}: torch {expected[i]:R}, ours {actual[i]:R}");
     }
 
     [Theory]

@@ -124,5 +124,6 @@ public sealed class PlotsTests
     }
 
     private static Dictionary<string, string> Snapshot(string dir) =>
-        Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+        Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f),
+            f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
 }

@@ -5,7 +5,8 @@ namespace DataParallel.Tests.Unit;
 
 public sealed class RunConsoleTests
 {
-    private static StepCompleted Step(int epoch, int step, int alive = 2) => new(epoch, step, 4, 1.5, 32, 32 * (step + 1), 0.1 * (step + 1), alive, 0.1);
+    private static StepCompleted Step(int epoch, int step, int alive = 2) =>
+        new(epoch, step, 4, 1.5, 32, 32 * (step + 1), 0.1 * (step + 1), alive, 0.1);
 
     [Fact]
     public void Redirected_output_gets_plain_lines_without_escape_codes()
@@ -68,7 +69,10 @@ public sealed class RunConsoleTests
     public void Lines_written_after_disposal_still_come_out()
     {
         var screen = new StringWriter();
-        var terminal = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.Yes, Interactive = InteractionSupport.Yes, Out = new AnsiConsoleOutput(screen) });
+        var terminal = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Yes, Interactive = InteractionSupport.Yes, Out = new AnsiConsoleOutput(screen),
+        });
         var error = new StringWriter();
         var console = new LiveConsole(terminal, error, errorOnTerminal: false);
         console.Dispose();

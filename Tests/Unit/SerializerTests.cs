@@ -9,7 +9,8 @@ namespace DataParallel.Tests.Unit;
 
 public sealed class SerializerTests : IDisposable
 {
-    private readonly ActorSystem _system = ActorSystem.Create("serializer-test", Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(ClusterConfig.Shared()));
+    private readonly ActorSystem _system = ActorSystem.Create("serializer-test",
+        Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(ClusterConfig.Shared()));
 
     public void Dispose() => _system.Dispose();
 
@@ -31,7 +32,8 @@ public sealed class SerializerTests : IDisposable
         new UnitFailed(new UnitId(3, 99, UnitKind.EvalChunk, 4), "ExternalException: boom"),
         new EvaluateChunk(new UnitId(2, 99, UnitKind.EvalChunk, 5), [1f], [2f], [9, 9], [1]),
         new ChunkEvaluated(new UnitId(2, 99, UnitKind.EvalChunk, 5), new EvaluationResult(123.25, 480, 500), 9.5),
-        new TrainReplica(new UnitId(1, 10, UnitKind.Replica, 2), "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10, [new LocalStep(10, 0.1, 0.9, Batch(3))]),
+        new TrainReplica(new UnitId(1, 10, UnitKind.Replica, 2), "adam", 1e-4, [1f, 2f], [3f], [[4f, 5f], [6f, 7f]], 10,
+            [new LocalStep(10, 0.1, 0.9, Batch(3))]),
         new ReplicaTrained(new UnitId(1, 10, UnitKind.Replica, 2), new ReplicaResult([1f, 2f], [3f], [[4f, 5f]], 2.5, 60, 64), 40),
     };
 
@@ -60,7 +62,8 @@ public sealed class SerializerTests : IDisposable
     public void Truncated_and_oversized_payloads_are_rejected()
     {
         var serializer = (SerializerWithStringManifest)_system.Serialization.FindSerializerFor(new RunFinished("a", "b"));
-        var bytes = serializer.ToBinary(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3), new GradientResult([1f, 2f, 3f], [4f], 0.5f, 1, 2), 3));
+        var bytes = serializer.ToBinary(new GradientsComputed(new UnitId(1, 2, UnitKind.MicroBatch, 3),
+            new GradientResult([1f, 2f, 3f], [4f], 0.5f, 1, 2), 3));
         Assert.Throws<WireFormatException>(() => serializer.FromBinary(bytes[..^5], "GC"));
         Assert.Throws<WireFormatException>(() => serializer.FromBinary([.. bytes, 0], "GC"));
         var lying = (byte[])bytes.Clone();
@@ -75,5 +78,8 @@ public sealed class SerializerTests : IDisposable
 
     /// <summary>Records compare arrays by reference; this compares them by content.</summary>
     private static string Describe(object message) => System.Text.Json.JsonSerializer.Serialize(message, message.GetType(),
-        new System.Text.Json.JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        new System.Text.Json.JsonSerializerOptions
+        {
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        });
 }

@@ -26,11 +26,15 @@ public sealed class TensorBoardLogTests
         var now = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_250);
         using (var log = new TensorBoardLog(dir, message => throw new Xunit.Sdk.XunitException(message), () => now))
         {
-            log.Step(new StepCompleted(Epoch: 1, Step: 0, StepsPerEpoch: 10, Loss: 2.5, Examples: 128, EpochExamples: 128, EpochSeconds: 0.5, Alive: 2, LearningRate: 0.01));
+            log.Step(new StepCompleted(Epoch: 1, Step: 0, StepsPerEpoch: 10, Loss: 2.5, Examples: 128, EpochExamples: 128, EpochSeconds: 0.5,
+                Alive: 2, LearningRate: 0.01));
             now = now.AddSeconds(1.5);
             log.Step(new StepCompleted(2, 3, 10, 0.75, 128, 512, 0.25, 2, 0.1));
             log.Epoch(new EpochMetrics(2, 0.9, 0.7, 0.4, 0.875, 12, 10, 3000, 2, 0.1,
-                [new WorkerEpochStats("local-1", 47, 29.5, 35, 33, 0, 0), new WorkerEpochStats("local-2", 47, 28.5, 31, 32, 1, 0)]) { Utilization = 0.8 });
+                [new WorkerEpochStats("local-1", 47, 29.5, 35, 33, 0, 0), new WorkerEpochStats("local-2", 47, 28.5, 31, 32, 1, 0)])
+            {
+                Utilization = 0.8,
+            });
         }
 
         var file = Assert.Single(Directory.GetFiles(dir));

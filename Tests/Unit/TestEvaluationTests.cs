@@ -56,7 +56,9 @@ public sealed class TestEvaluationTests
     {
         var test = Repository.Test.Take(30);
         // Call every image a 7, with probability 0.9: every image that is not a 7 is a mistake.
-        var outputs = Enumerable.Range(0, test.Count).SelectMany(_ => Enumerable.Range(0, 10).Select(c => (float)Math.Log(c == 7 ? 0.9 : 0.1 / 9))).ToArray();
+        var outputs = Enumerable.Range(0, test.Count)
+            .SelectMany(_ => Enumerable.Range(0, 10).Select(c => (float)Math.Log(c == 7 ? 0.9 : 0.1 / 9)))
+            .ToArray();
         var e = TestEvaluation.Of(outputs, test.Labels);
         var sevens = test.Labels.Count(l => l == 7);
         Assert.Equal(test.Count - sevens, e.Mistakes.Count);

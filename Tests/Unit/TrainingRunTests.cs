@@ -9,7 +9,8 @@ namespace DataParallel.Tests.Unit;
 public sealed class TrainingRunTests
 {
     private static TrainingRun Run(TrainSettings? settings = null, int replicas = 1) =>
-        TrainingRun.Create(settings ?? new TrainSettings { Epochs = 1, LimitTrain = 300 }, Repository.Train.Take(300), Repository.Test.Take(100), replicas);
+        TrainingRun.Create(settings ?? new TrainSettings { Epochs = 1, LimitTrain = 300 }, Repository.Train.Take(300), Repository.Test.Take(100),
+            replicas);
 
     [Fact]
     public void A_new_run_is_a_function_of_its_seed()
@@ -65,7 +66,8 @@ public sealed class TrainingRunTests
         var p = run.Parameters.Length;
         var b = run.Buffers.Length;
         ReplicaResult Replica(float value) => new(
-            Enumerable.Repeat(value, p).ToArray(), Enumerable.Repeat(value * 10, b).ToArray(), [Enumerable.Repeat(value * 100, p).ToArray()], 1, 1, 64);
+            Enumerable.Repeat(value, p).ToArray(), Enumerable.Repeat(value * 10, b).ToArray(), [Enumerable.Repeat(value * 100, p).ToArray()],
+            1, 1, 64);
         run.ApplyRound([Replica(1f), Replica(3f)]);
         Assert.All(run.Parameters, v => Assert.Equal(2f, v));
         Assert.Equal(20f, run.Buffers[0]);

@@ -26,7 +26,8 @@ public static class Benchmark
         var clock = Stopwatch.StartNew();
         var loadBefore = Machine.LoadAverage();
         output.WriteLine($"{machine.Summary}; load average {loadBefore}");
-        output.WriteLine($"{runnable.Count} configurations x {options.Repetitions} repetitions, {options.Images:N0} images, {options.WarmupEpochs} warm-up epoch(s) each");
+        output.WriteLine($"{runnable.Count} configurations x {options.Repetitions} repetitions, {options.Images:N0} images, "
+            + $"{options.WarmupEpochs} warm-up epoch(s) each");
 
         var scratch = Path.Combine(Path.GetTempPath(), $"dataparallel-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(scratch);
@@ -46,7 +47,8 @@ public static class Benchmark
                     var m = runners.Run(c, round);
                     runs.Add(m);
                     output.WriteLine(m.Error is null
-                        ? ($"[{round}/{options.Repetitions}] {c.Key,-12} {m.ImagesPerSecond,8:N0} img/s  eval {m.EvalSeconds:F2} s  load {Machine.LoadAverage()}")
+                        ? ($"[{round}/{options.Repetitions}] {c.Key,-12} {m.ImagesPerSecond,8:N0} img/s  "
+                            + $"eval {m.EvalSeconds:F2} s  load {Machine.LoadAverage()}")
                         : $"[{round}/{options.Repetitions}] {c.Key,-12} failed: {m.Error}");
                 }
             if (options.DefaultRun)
@@ -65,7 +67,8 @@ public static class Benchmark
         var report = new Report(options, machine, loadBefore, Machine.LoadAverage(), started, clock.Elapsed, configurations, runs,
             absent, pytorchVersion, defaultRunResult, name + ".png");
         File.WriteAllBytes(Path.Combine(options.Results, name + ".png"),
-            BarChart.Render($"MNIST seed model, {options.Images:N0} images, batch {options.BatchSize}: {machine.Model}, {machine.Cpus} CPUs", report.ChartRows()));
+            BarChart.Render($"MNIST seed model, {options.Images:N0} images, batch {options.BatchSize}: {machine.Model}, {machine.Cpus} CPUs",
+                report.ChartRows()));
         var markdown = Path.Combine(options.Results, name + ".md");
         File.WriteAllText(markdown, report.Markdown());
         output.WriteLine($"wrote {markdown}");

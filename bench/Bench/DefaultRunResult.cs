@@ -47,17 +47,23 @@ public sealed record DefaultRunResult(string? Error, RunFiles? Files, IReadOnlyL
         }
         var first = Files.ComputeMs(epochs[0].Number);
         var last = Files.ComputeMs(epochs[^1].Number);
-        md.AppendLine(($"- Time to 99.5% test accuracy: {(toTarget is { } t ? $"**{t:F1} s** (epoch {targetEpoch}, training and evaluation, start-up excluded)" : "not reached")}; whole command {Seconds:F1} s; final test accuracy {100 * epochs[^1].TestAccuracy:F2}%; sha256 {Files.Sha256}"));
-        md.AppendLine(($"- Drift: compute per micro-batch {first:F1} ms in epoch 1, {last:F1} ms in epoch {epochs[^1].Number} ({100 * (last / first - 1):+0.0;-0.0}%; target within 3%)"));
+        var toTargetText = toTarget is { } t ? $"**{t:F1} s** (epoch {targetEpoch}, training and evaluation, start-up excluded)" : "not reached";
+        md.AppendLine(($"- Time to 99.5% test accuracy: {toTargetText}; whole command {Seconds:F1} s; "
+            + $"final test accuracy {100 * epochs[^1].TestAccuracy:F2}%; sha256 {Files.Sha256}"));
+        md.AppendLine(($"- Drift: compute per micro-batch {first:F1} ms in epoch 1, {last:F1} ms in epoch {epochs[^1].Number} "
+            + $"({100 * (last / first - 1):+0.0;-0.0}%; target within 3%)"));
         var rss = Rss.Select(r => r.Mb).ToList();
         if (rss.Count > 0)
-            md.AppendLine(($"- Worker RSS (largest worker): {rss[0]:F0} MB at the first sample, {rss.Max():F0} MB at most, {rss[^1]:F0} MB at the last (target under 500 MB and flat)"));
-        md.AppendLine().AppendLine("| epoch | img/s | evaluation (s) | test accuracy | compute per micro-batch (ms) | p95 / mean | worker RSS, largest (MB) |");
+            md.AppendLine(($"- Worker RSS (largest worker): {rss[0]:F0} MB at the first sample, {rss.Max():F0} MB at most, "
+                + $"{rss[^1]:F0} MB at the last (target under 500 MB and flat)"));
+        md.AppendLine().AppendLine(
+            "| epoch | img/s | evaluation (s) | test accuracy | compute per micro-batch (ms) | p95 / mean | worker RSS, largest (MB) |");
         md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
         foreach (var e in epochs)
         {
             var epochRss = Rss.Where(r => r.Epoch == e.Number).Select(r => r.Mb).DefaultIfEmpty(double.NaN).Max();
-            md.AppendLine(($"| {e.Number} | {e.ImagesPerSecond:N0} | {e.Seconds - TrainImages / e.ImagesPerSecond:F2} | {100 * e.TestAccuracy:F2}% | {Files.ComputeMs(e.Number):F1} | {Files.P95OverMean(e.Number):F2} | {epochRss:F0} |"));
+            md.AppendLine(($"| {e.Number} | {e.ImagesPerSecond:N0} | {e.Seconds - TrainImages / e.ImagesPerSecond:F2} | {100 * e.TestAccuracy:F2}% "
+                + $"| {Files.ComputeMs(e.Number):F1} | {Files.P95OverMean(e.Number):F2} | {epochRss:F0} |"));
         }
         md.AppendLine();
     }

@@ -10,12 +10,14 @@ public sealed partial record Machine(string Model, int Cpus, int CoresPerSocket,
     public static Machine Describe()
     {
         var lscpu = Run("lscpu", "") ?? "";
-        string Field(string name) => Regex.Match(lscpu, $@"^{Regex.Escape(name)}:\s*(.+)$", RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value.Trim() : "";
+        string Field(string name) =>
+            Regex.Match(lscpu, $@"^{Regex.Escape(name)}:\s*(.+)$", RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value.Trim() : "";
         int Number(string name) => int.TryParse(Field(name), out var n) ? n : 0;
         var memory = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))?
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
         var os = File.Exists("/etc/os-release")
-            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?[12..].Trim('"') ?? "Linux"
+            ? File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?[12..].Trim('"')
+                ?? "Linux"
             : "Linux";
         return new Machine(
             Field("Model name") is { Length: > 0 } model ? model : "unknown processor",
@@ -39,7 +41,10 @@ public sealed partial record Machine(string Model, int Cpus, int CoresPerSocket,
     {
         try
         {
-            var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var start = new ProcessStartInfo(program, arguments)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
             using var p = Process.Start(start)!;
             var output = p.StandardOutput.ReadToEnd();
             p.WaitForExit();

@@ -7,12 +7,27 @@ using DataParallel.Bench;
 
 var defaults = new BenchOptions { Repository = "" };
 var reps = new Option<int>("--reps") { Description = "Repetitions of each configuration", DefaultValueFactory = _ => defaults.Repetitions };
-var images = new Option<int>("--images") { Description = "Training images per epoch (the first N of MNIST's training set)", DefaultValueFactory = _ => defaults.Images };
-var warmup = new Option<int>("--warmup-epochs") { Description = "Epochs run and discarded before the measured one, in every run", DefaultValueFactory = _ => defaults.WarmupEpochs };
+var images = new Option<int>("--images")
+{
+    Description = "Training images per epoch (the first N of MNIST's training set)",
+    DefaultValueFactory = _ => defaults.Images,
+};
+var warmup = new Option<int>("--warmup-epochs")
+{
+    Description = "Epochs run and discarded before the measured one, in every run",
+    DefaultValueFactory = _ => defaults.WarmupEpochs,
+};
 var noAugment = new Option<bool>("--no-augment") { Description = "Turn augmentation off on both sides (default: on, as `train`)" };
-var only = new Option<string[]>("--only") { Description = "Run only these configurations: " + string.Join(", ", Configuration.All.Select(c => c.Key)), AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only")
+{
+    Description = "Run only these configurations: " + string.Join(", ", Configuration.All.Select(c => c.Key)),
+    AllowMultipleArgumentsPerToken = true,
+};
 var python = new Option<string>("--python") { Description = "The Python that has PyTorch", DefaultValueFactory = _ => defaults.Python };
-var defaultRun = new Option<bool>("--default-run") { Description = "Also run the default `train` once (15 epochs, ~3-5 min): time to 99.5%, drift, RSS per epoch" };
+var defaultRun = new Option<bool>("--default-run")
+{
+    Description = "Also run the default `train` once (15 epochs, ~3-5 min): time to 99.5%, drift, RSS per epoch",
+};
 var repository = new Option<string>("--repository") { Description = "The repository's root (default: found from this program's location)" };
 var results = new Option<string?>("--results") { Description = "Directory for the results file and chart (default: bench/results)" };
 reps.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--reps must be at least 1"); });
@@ -21,7 +36,8 @@ warmup.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--w
 only.Validators.Add(r =>
 {
     foreach (var key in r.GetValueOrDefault<string[]>() ?? [])
-        if (Configuration.All.All(c => c.Key != key)) r.AddError($"--only: unknown configuration '{key}' (known: {string.Join(", ", Configuration.All.Select(c => c.Key))})");
+        if (Configuration.All.All(c => c.Key != key))
+            r.AddError($"--only: unknown configuration '{key}' (known: {string.Join(", ", Configuration.All.Select(c => c.Key))})");
 });
 
 var root = new RootCommand("Benchmark: our trainer against PyTorch, alternating configurations; writes bench/results/<date>-<machine>.md and .png")

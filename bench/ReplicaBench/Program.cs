@@ -43,7 +43,9 @@ for (var u = 0; u < units + warmup; u++)
     if (u >= warmup && (u - warmup + 1) % Math.Max(1, units / 10) == 0)
     {
         var now = Process.GetCurrentProcess();
-        Console.Error.WriteLine($"  after {u - warmup + 1} units: last {units / 10} mean {times.TakeLast(units / 10).Average():F2} ms, cpu {(now.TotalProcessorTime - segmentCpu).TotalMilliseconds / (units / 10):F2} ms/unit, rss {now.WorkingSet64 >> 20} MB, managed {GC.GetTotalMemory(false) >> 20} MB, gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+        Console.Error.WriteLine($"  after {u - warmup + 1} units: last {units / 10} mean {times.TakeLast(units / 10).Average():F2} ms, "
+            + $"cpu {(now.TotalProcessorTime - segmentCpu).TotalMilliseconds / (units / 10):F2} ms/unit, rss {now.WorkingSet64 >> 20} MB, "
+            + $"managed {GC.GetTotalMemory(false) >> 20} MB, gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
         segmentCpu = now.TotalProcessorTime;
     }
     hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.Gradients.AsSpan()));
@@ -67,6 +69,9 @@ for (var start = 0; start < test.Count; start += 500)
 var evalSeconds = evalWatch.Elapsed.TotalSeconds;
 var firstTenth = times.Take(times.Count / 10).Average();
 var lastTenth = times.Skip(times.Count - times.Count / 10).Average();
-Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}: mean {times.Average():F2} ms, median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s; process CPU {cpuMs:F2} ms per unit");
-Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); rss {Environment.WorkingSet / 1048576} MB; gc gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}");
+Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}: mean {times.Average():F2} ms, "
+    + $"median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, "
+    + $"first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s; process CPU {cpuMs:F2} ms per unit");
+Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); "
+    + $"rss {Environment.WorkingSet / 1048576} MB; gc gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}");
 Console.WriteLine($"sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}");
