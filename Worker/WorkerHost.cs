@@ -90,7 +90,7 @@ public static class WorkerHost
                     default:
                         if (joined) lostSince = DateTime.UtcNow;
                         error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to "
-                            + $"{(options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds:F0} s");
+                            + $"{Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds):F0} s");
                         break;
                 }
             }
