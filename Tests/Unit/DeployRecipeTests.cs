@@ -48,7 +48,8 @@ public sealed class DeployRecipeTests
             Assert.Equal($"/run/secrets/{ValueOf(args, "--tls-certificate")!.Split('/')[^1]}", ValueOf(args, "--tls-certificate"));
             Assert.Contains(ValueOf(args, "--tls-certificate")!.Split('/')[^1], used);
             Assert.Contains(service.At("environment", "DATAPARALLEL_TOKEN_FILE").Text().Split('/')[^1], used);
-            Assert.All(service.At("environment").Entries(), e => Assert.True(IsKnownVariable(e.Key), $"{name}: {e.Key} is read by neither program nor entrypoint"));
+            Assert.All(service.At("environment").Entries(),
+                e => Assert.True(IsKnownVariable(e.Key), $"{name}: {e.Key} is read by neither program nor entrypoint"));
             Assert.Matches(@"^\d+s$", service.At("stop_grace_period").Text());
         }
         // Bit-identical results need equal thread counts: one CPU per --threads.
@@ -100,7 +101,8 @@ public sealed class DeployRecipeTests
         Assert.Equal($"{coordinatorHost}:{port}", ValueOf(workerArgs, "--seed"));
         Assert.Contains(service.At("spec", "ports").AllNodes.OfType<YamlMappingNode>(), p => p.Child("port")?.Text() == port);
         Assert.Contains(coordinator.At("ports").AllNodes.OfType<YamlMappingNode>(), p => p.Child("containerPort")?.Text() == port);
-        Assert.Contains(worker.At("ports").AllNodes.OfType<YamlMappingNode>(), p => p.Child("containerPort")?.Text() == ValueOf(workerArgs, "--port"));
+        Assert.Contains(worker.At("ports").AllNodes.OfType<YamlMappingNode>(),
+            p => p.Child("containerPort")?.Text() == ValueOf(workerArgs, "--port"));
 
         // Each worker advertises its own pod IP (downward API); its CPU limit is its --threads.
         Assert.Equal("$(POD_IP)", worker.At("args").Strings()[worker.At("args").Strings().IndexOf("--public-host") + 1]);
@@ -123,7 +125,8 @@ public sealed class DeployRecipeTests
             var certificate = ValueOf(args, "--tls-certificate")!;
             var mount = container.At("volumeMounts").AllNodes.OfType<YamlMappingNode>()
                 .Single(m => m.Child("mountPath") is { } p && certificate.StartsWith(p.Text() + "/"));
-            var volume = workload.Spec.At("volumes").AllNodes.OfType<YamlMappingNode>().Single(v => v.Child("name")?.Text() == mount.At("name").Text());
+            var volume = workload.Spec.At("volumes").AllNodes.OfType<YamlMappingNode>()
+                .Single(v => v.Child("name")?.Text() == mount.At("name").Text());
             Assert.Equal("dataparallel", volume.At("secret", "secretName").Text());
             Assert.Contains(volume.At("secret", "items").AllNodes.OfType<YamlMappingNode>(),
                 i => i.Child("path")?.Text() == Path.GetFileName(certificate) && secretDoc.Contains($"--from-file={i.At("key").Text()}"));
@@ -163,7 +166,9 @@ public sealed class DeployRecipeTests
 
     private static List<string> ExpandedArgs(YamlMappingNode container)
     {
-        var values = EnvOf(container).ToDictionary(e => e.Key, e => e.Value.StartsWith("$fieldRef:") ? DownwardApiSamples[e.Value["$fieldRef:".Length..]] : e.Value);
+        var values = EnvOf(container).ToDictionary(
+            e => e.Key,
+            e => e.Value.StartsWith("$fieldRef:") ? DownwardApiSamples[e.Value["$fieldRef:".Length..]] : e.Value);
         return container.At("args").Strings().Select(a => KubernetesExpand(a, values)).ToList();
     }
 }
