@@ -16,13 +16,7 @@ public static class ClusterCertificate
 
     public static ClusterTls Create(string path, string? password, TimeSpan validity)
     {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest(Subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-            [new Oid("1.3.6.1.5.5.7.3.1", "serverAuth"), new Oid("1.3.6.1.5.5.7.3.2", "clientAuth")], false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow + validity);
+        using var certificate = SelfSigned(Subject, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow + validity);
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         // Owner-only from the first byte: the file holds the private key that admits a node to the cluster.
@@ -40,6 +34,19 @@ public static class ClusterCertificate
             throw IO.FileIoException.Writing(path, e);
         }
         return ClusterTls.Load(path, password);
+    }
+
+    /// <summary>An RSA 2048 certificate with its key, for both TLS roles (a node is server and client).</summary>
+    public static X509Certificate2 SelfSigned(string subject, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(
+            new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
+            [new Oid("1.3.6.1.5.5.7.3.1", "serverAuth"), new Oid("1.3.6.1.5.5.7.3.2", "clientAuth")], false));
+        return request.CreateSelfSigned(notBefore, notAfter);
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
     /// <summary>The line a coordinator started with --hold-until-joins prints when it stops to wait.</summary>
     internal static string Holding(int epoch, int step, int joins) => $"holding before epoch {epoch} step {step} until {joins} joins";
 
-    private static string Finish(ProgramProcess coordinator)
+    internal static string Finish(ProgramProcess coordinator)
     {
         Assert.True(coordinator.WaitForExit(Long), $"the coordinator did not finish\n{coordinator.Stdout}\n{coordinator.Stderr}");
         Assert.True(coordinator.Process.ExitCode == 0, $"exit {coordinator.Process.ExitCode}\n{coordinator.Stdout}\n{coordinator.Stderr}");

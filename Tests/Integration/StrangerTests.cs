@@ -77,13 +77,6 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
     private static IReadOnlyList<string> WorkerNodes(ProgramProcess coordinator) =>
         JoinedLine().Matches(coordinator.Stdout).Select(m => m.Groups[1].Value).ToList();
 
-    private static string Finish(ProgramProcess coordinator)
-    {
-        Assert.True(coordinator.WaitForExit(Long), $"the coordinator did not finish\n{coordinator.Stdout}\n{coordinator.Stderr}");
-        Assert.True(coordinator.Process.ExitCode == 0, $"exit {coordinator.Process.ExitCode}\n{coordinator.Stdout}\n{coordinator.Stderr}");
-        return new TrainRuns.Outcome(0, coordinator.Stdout, coordinator.Stderr, "").Sha256;
-    }
-
     [Fact]
     public void Without_the_runs_certificate_a_local_process_reaches_nothing_not_even_with_poison()
     {
@@ -110,7 +103,7 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
         withTls.ActorSelection($"{Node(coordinator)}/user/coordinator").Tell(PoisonPill.Instance);
 
         using var w3 = FaultToleranceTests.StartWorker(coordinator, "w3");
-        Assert.Equal(clean.Sha256, Finish(coordinator));
+        Assert.Equal(clean.Sha256, FaultToleranceTests.Finish(coordinator));
         Assert.DoesNotContain("worker w1 left", coordinator.Stdout);
         Assert.Matches(@"Epoch: 02 .* workers: 3 \(w1: ", coordinator.Stdout);
         Assert.False(File.Exists(Path.Combine(dir, ClusterCertificate.RunFileName)), "a finished run removes its certificate");
@@ -161,7 +154,7 @@ public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanR
         stranger.ActorSelection($"{node}/user/reporter").Tell(new Dictionary<string, string> { ["RunCompleted"] = "forged" });
 
         using var w3 = Worker("w3");
-        Assert.Equal(clean.Sha256, Finish(coordinator));
+        Assert.Equal(clean.Sha256, FaultToleranceTests.Finish(coordinator));
         Assert.Contains("refused worker w1", coordinator.Stderr);
         Assert.DoesNotContain("worker w1 left", coordinator.Stdout);
         Assert.Matches(@"Epoch: 02 .* workers: 3 \(w1: ", coordinator.Stdout);
