@@ -32,6 +32,7 @@ public static class WorkerHost
         var seed = ClusterConfig.Address(options.SeedHost, options.SeedPort, tls: options.Tls is not null);
         var lostSince = DateTime.UtcNow;
         var attempt = 0;
+        var warned = false;
         while (!cancel.IsCancellationRequested)
         {
             attempt++;
@@ -64,7 +65,21 @@ public static class WorkerHost
                     output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} "
                         + $"({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
                 });
-                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
+                var parentGone = ParentGone(options.ParentPid, cancel);
+                var slow = Task.Delay(SeedProbe.SlowJoin, cancel);
+                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, parentGone, slow);
+                if (finished == slow)
+                {
+                    // Joining is slow: say once, early, what is wrong with the address, rather than only at the end.
+                    if (!joined && !warned && await SeedProbe.Problem(options.SeedHost, options.SeedPort, TimeSpan.FromSeconds(3)) is { } problem)
+                    {
+                        warned = true;
+                        var left = Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds);
+                        error.WriteLine($"warning: cannot reach the coordinator at {options.SeedHost}:{options.SeedPort}: {problem}; "
+                            + $"check --seed, and that the coordinator runs there; still trying for up to {left:F0} s");
+                    }
+                    finished = await Task.WhenAny(exit.Task, system.WhenTerminated, parentGone);
+                }
                 // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
                 // again: retrying for --rejoin-timeout would only hide that. Akka stops the whole system on it, so the worker actor may
                 // have ended first, reporting only that it stopped: ask the system why.
@@ -88,7 +103,7 @@ public static class WorkerHost
                         error.WriteLine($"error: the coordinator refused worker {options.WorkerId}: {reason}");
                         return ExitCodes.Refused;
                     default:
-                        if (joined) lostSince = DateTime.UtcNow;
+                        if (joined) (lostSince, warned) = (DateTime.UtcNow, false);
                         error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to "
                             + $"{Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds):F0} s");
                         break;
