@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
+using Akka.Remote;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Actors;
@@ -32,7 +33,7 @@ public static class WorkerHost
         var seed = ClusterConfig.Address(options.SeedHost, options.SeedPort, tls: options.Tls is not null);
         var lostSince = DateTime.UtcNow;
         var attempt = 0;
-        var warned = false;
+        var warned = new SeedWarning();
         while (!cancel.IsCancellationRequested)
         {
             attempt++;
@@ -58,6 +59,8 @@ public static class WorkerHost
                 if (options.AnnounceProtocol is { } protocol) workerOptions = workerOptions with { ProtocolVersion = protocol };
                 system.ActorOf(WorkerActor.Props(workerOptions, exit), "worker");
                 system.ActorOf(Props.Create(() => new CoordinatorWatch(exit)), "coordinator-watch");
+                var lost = lostSince;
+                system.ActorOf(Props.Create(() => new SeedWatch(options, warned, lost, error)), "seed-watch");
                 var joined = false;
                 Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
                 {
@@ -65,21 +68,7 @@ public static class WorkerHost
                     output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} "
                         + $"({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
                 });
-                var parentGone = ParentGone(options.ParentPid, cancel);
-                var slow = Task.Delay(SeedProbe.SlowJoin, cancel);
-                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, parentGone, slow);
-                if (finished == slow)
-                {
-                    // Joining is slow: say once, early, what is wrong with the address, rather than only at the end.
-                    if (!joined && !warned && await SeedProbe.Problem(options.SeedHost, options.SeedPort, TimeSpan.FromSeconds(3)) is { } problem)
-                    {
-                        warned = true;
-                        var left = Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds);
-                        error.WriteLine($"warning: cannot reach the coordinator at {options.SeedHost}:{options.SeedPort}: {problem}; "
-                            + $"check --seed, and that the coordinator runs there; still trying for up to {left:F0} s");
-                    }
-                    finished = await Task.WhenAny(exit.Task, system.WhenTerminated, parentGone);
-                }
+                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
                 // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
                 // again: retrying for --rejoin-timeout would only hide that. Akka stops the whole system on it, so the worker actor may
                 // have ended first, reporting only that it stopped: ask the system why.
@@ -103,7 +92,7 @@ public static class WorkerHost
                         error.WriteLine($"error: the coordinator refused worker {options.WorkerId}: {reason}");
                         return ExitCodes.Refused;
                     default:
-                        if (joined) (lostSince, warned) = (DateTime.UtcNow, false);
+                        if (joined) (lostSince, warned.Said) = (DateTime.UtcNow, false);
                         error.WriteLine($"worker {options.WorkerId}: coordinator lost ({reason}); trying to rejoin for up to "
                             + $"{Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds):F0} s");
                         break;
@@ -135,6 +124,34 @@ public static class WorkerHost
     /// without waiting for downing. The grace matters: a node that was frozen (SIGSTOP, a long GC) wakes up
     /// reporting everybody unreachable, and that stale report reaches every node before it is withdrawn.
     /// </summary>
+    /// <summary>Whether the seed's problem was reported since the worker last lost its coordinator (said once, not per attempt).</summary>
+    private sealed class SeedWarning
+    {
+        public bool Said { get; set; }
+    }
+
+    /// <summary>
+    /// Says once, as soon as Akka.Remote fails to reach the seed, why (refused, no route, no such host) and which option
+    /// to check, instead of leaving the user with Akka's association warnings until --rejoin-timeout runs out.
+    /// </summary>
+    private sealed class SeedWatch : ReceiveActor
+    {
+        public SeedWatch(WorkerHostOptions options, SeedWarning warning, DateTime lostSince, TextWriter error)
+        {
+            Receive<AssociationErrorEvent>(e => !warning.Said && !e.IsInbound && e.RemoteAddress.Port == options.SeedPort
+                                                && string.Equals(e.RemoteAddress.Host, options.SeedHost, StringComparison.OrdinalIgnoreCase), e =>
+            {
+                warning.Said = true;
+                var left = Math.Max(0, (options.RejoinTimeout - (DateTime.UtcNow - lostSince)).TotalSeconds);
+                var why = e.Cause?.GetBaseException().Message ?? "no connection";
+                error.WriteLine($"warning: cannot reach the coordinator at {options.SeedHost}:{options.SeedPort}: {why}; "
+                    + $"check --seed, and that the coordinator runs there; still trying for up to {left:F0} s");
+            });
+            ReceiveAny(_ => { });
+            Context.System.EventStream.Subscribe(Self, typeof(AssociationErrorEvent));
+        }
+    }
+
     private sealed class CoordinatorWatch : ReceiveActor, IWithTimers
     {
         private static readonly TimeSpan Grace = TimeSpan.FromSeconds(3);

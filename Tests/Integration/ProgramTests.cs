@@ -136,9 +136,9 @@ public sealed class ProgramTests
     public void A_worker_whose_seed_is_unreachable_says_so_early_and_which_address_to_fix()
     {
         using var worker = ProgramProcess.Start("Worker", ["--seed", "127.0.0.1:9", "--rejoin-timeout", "120"]);
-        Assert.True(worker.WaitForError("warning: cannot reach the coordinator at 127.0.0.1:9: connection refused", TimeSpan.FromMinutes(1)),
+        Assert.True(worker.WaitForError("warning: cannot reach the coordinator at 127.0.0.1:9: ", TimeSpan.FromMinutes(1)),
             worker.Stderr);
-        Assert.Contains("check --seed", worker.Stderr);
+        Assert.Matches("cannot reach the coordinator at 127.0.0.1:9: .*[Cc]onnection refused.*; check --seed", worker.Stderr);
         Assert.False(worker.Process.HasExited, worker.Stderr); // it keeps trying, as told
     }
 
