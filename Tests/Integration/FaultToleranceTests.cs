@@ -7,7 +7,7 @@ namespace DataParallel.Tests.Integration;
 
 /// <summary>Real processes, real signals: what survives what. Each disturbed run must end bit-identical to the clean one.</summary>
 [Collection(ProcessCollection.Name)]
-public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun>
+public sealed class FaultToleranceTests(CleanRun clean)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
 
@@ -292,7 +292,7 @@ public sealed class FaultToleranceTests(CleanRun clean) : IClassFixture<CleanRun
 
 /// <summary>Stopping the coordinator, politely or not: its workers never outlive it for long.</summary>
 [Collection(ProcessCollection.Name)]
-public sealed class CoordinatorLifecycleTests(CleanRun clean) : IClassFixture<CleanRun>
+public sealed class CoordinatorLifecycleTests(CleanRun clean)
 {
     [Fact]
     public void Ctrl_C_stops_the_run_and_its_worker_processes()

@@ -9,7 +9,7 @@ namespace DataParallel.Tests.Integration;
 /// Each run must end bit-identical to the loopback clean run with the same settings.
 /// </summary>
 [Collection(ProcessCollection.Name)]
-public sealed class MultiHostTests(CleanRun clean) : IClassFixture<CleanRun>
+public sealed class MultiHostTests(CleanRun clean)
 {
     private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);

@@ -13,7 +13,7 @@ namespace DataParallel.Tests.Integration;
 /// run and sends it everything a peer can send. Each run must still end with exit 0 and the clean run's parameters.
 /// </summary>
 [Collection(ProcessCollection.Name)]
-public sealed partial class StrangerTests(CleanRun clean) : IClassFixture<CleanRun>, IDisposable
+public sealed partial class StrangerTests(CleanRun clean) : IDisposable
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
     private readonly List<ActorSystem> _strangers = new();
