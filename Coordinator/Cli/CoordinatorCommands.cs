@@ -62,6 +62,13 @@ public static class CoordinatorCommands
         return command;
     }
 
+    /// <summary>The MODEL argument of evaluate and predict: whatever TrainedModel can load.</summary>
+    public static Argument<string> ModelArgument() => new("MODEL")
+    {
+        Description = $"A run directory, or a {Inference.TrainedModel.SafetensorsFile}, {Inference.TrainedModel.PyTorchFile} "
+            + "or checkpoint (.ckpt) file",
+    };
+
     public static Option<string> DataOption() => new("--data")
     {
         Description = "Directory with the MNIST IDX files (raw or .gz); fetched there when missing",

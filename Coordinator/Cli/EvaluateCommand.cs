@@ -13,10 +13,7 @@ public static class EvaluateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL")
-        {
-            Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file",
-        };
+        var model = CoordinatorCommands.ModelArgument();
         var data = CoordinatorCommands.DataOption();
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test images (as train --limit-test N)" };
         limit.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--limit must be at least 1"); });

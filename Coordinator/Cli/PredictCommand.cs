@@ -14,10 +14,7 @@ public static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL")
-        {
-            Description = $"A run directory, or a {TrainedModel.SafetensorsFile}, {TrainedModel.PyTorchFile} or checkpoint (.ckpt) file",
-        };
+        var model = CoordinatorCommands.ModelArgument();
         var images = new Argument<string[]>("IMAGE")
         {
             Description = "PNG or JPEG pictures of one digit each, any size, dark on light or light on dark",
