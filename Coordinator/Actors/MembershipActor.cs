@@ -36,6 +36,8 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, IActorRef> _members = new();
     // Keyed by the sender, never by the id it claims: a second request for an id cannot evict or replace anybody's.
     private readonly Dictionary<IActorRef, PendingJoin> _pending = new();
+    // Proven joins whose advertised address is being probed (ReachBack): their retried requests wait for the answer.
+    private readonly HashSet<IActorRef> _probing = new();
 
     public MembershipActor(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter)
     {
@@ -45,6 +47,7 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         _reporter = reporter;
         Receive<JoinRequest>(OnJoinRequest);
         Receive<JoinProof>(OnJoinProof);
+        Receive<ReachBackChecked>(OnReachBackChecked);
         Receive<ClusterEvent.UnreachableMember>(
             e => Timers.StartSingleTimer(e.Member.Address, new Recheck(e.Member.Address), _launch.UnreachableGrace));
         Receive<ClusterEvent.ReachableMember>(e => Timers.Cancel(e.Member.Address));
@@ -101,6 +104,7 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
                 $"model fingerprint {request.ModelFingerprint} does not match the coordinator's {_fingerprint} (a different model architecture)");
             return;
         }
+        if (_probing.Contains(Sender)) return;
         if (_members.TryGetValue(request.WorkerId, out var known) && known.Equals(Sender))
         {
             // A retried request from a worker already accepted: answer again, idempotently.
@@ -128,12 +132,43 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
             Refuse(id, Sender, "wrong or missing join token");
             return;
         }
+        // Proven, so the coordinator may now connect out to the address it claims (never before: a stranger could
+        // otherwise make it connect anywhere). A worker in this actor system has no address to reach.
+        var address = Sender.Path.Address;
+        if (!address.HasGlobalScope || address.Equals(_cluster.SelfAddress))
+        {
+            Admit(pending.Request, Sender);
+            return;
+        }
+        var worker = Sender;
+        _probing.Add(worker);
+        ReachBack.ProbeAsync(address.Host!, address.Port!.Value, _launch.Tls, ReachBack.DefaultTimeout)
+            .PipeTo(Self, success: why => new ReachBackChecked(worker, pending.Request, why),
+                failure: e => new ReachBackChecked(worker, pending.Request, e.GetBaseException().Message));
+    }
+
+    private void OnReachBackChecked(ReachBackChecked check)
+    {
+        _probing.Remove(check.Worker);
+        var address = check.Worker.Path.Address;
+        if (check.Why is { } why)
+        {
+            _log.Warning("Cannot reach worker {0} back at {1}:{2}: {3}", check.Request.WorkerId, address.Host, address.Port, why);
+            Refuse(check.Request.WorkerId, check.Worker, ReachBack.Refusal(address.Host!, address.Port!.Value, why));
+            return;
+        }
+        Admit(check.Request, check.Worker);
+    }
+
+    private void Admit(JoinRequest request, IActorRef worker)
+    {
         // Proven: only now may the same id from a new actor system replace the old incarnation.
+        var id = request.WorkerId;
         if (_members.ContainsKey(id)) Lose(id, "restarted");
-        _members[id] = Sender;
-        Context.Watch(Sender);
-        Sender.Tell(Accepted(pending.Request), Context.Parent);
-        Context.Parent.Tell(new WorkerAccepted(new RegisteredWorker(id, Sender, pending.Request.Threads, AddressOf(Sender))));
+        _members[id] = worker;
+        Context.Watch(worker);
+        worker.Tell(Accepted(request), Context.Parent);
+        Context.Parent.Tell(new WorkerAccepted(new RegisteredWorker(id, worker, request.Threads, AddressOf(worker))));
     }
 
     private JoinAccepted Accepted(JoinRequest request) => new(request.WorkerId, _job,
@@ -176,4 +211,6 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
     private sealed record PendingJoin(JoinRequest Request, byte[] Nonce, DateTime Expires);
 
     private sealed record Recheck(Address Address);
+
+    private sealed record ReachBackChecked(IActorRef Worker, JoinRequest Request, string? Why);
 }

@@ -229,22 +229,30 @@ public sealed class FaultToleranceTests(CleanRun clean)
     }
 
     [Fact]
-    public void A_worker_with_another_model_or_protocol_is_refused_on_both_sides()
+    public void A_worker_with_another_model_or_protocol_or_an_address_nobody_reaches_is_refused_on_both_sides()
     {
         var (coordinator, _) = StartCoordinator(["--external", "--workers", "1", "--port", "0", .. CleanRun.Settings]);
         using var _ = coordinator;
         var port = Signals.ListeningPort(coordinator, TimeSpan.FromSeconds(60));
         using var other = StartWorker(coordinator, "other-model", "--announce-fingerprint", "0000000000000000");
         using var older = StartWorker(coordinator, "older", "--announce-protocol", "0");
-        Assert.True(other.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.True(older.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Equal(3, other.Process.ExitCode);
-        Assert.Equal(3, older.Process.ExitCode);
+        // Bound to 127.0.0.1, it advertises 127.0.0.2, where nothing listens: Akka would answer it over the connection
+        // it opened, until that connection dropped; the coordinator's own connection attempt is refused.
+        using var astray = StartWorker(coordinator, "astray", "--public-host", "127.0.0.2");
+        foreach (var refused in new[] { other, older, astray })
+        {
+            Assert.True(refused.WaitForExit(TimeSpan.FromSeconds(60)), refused.Stdout + refused.Stderr);
+            Assert.True(refused.Process.ExitCode == 3, $"exit {refused.Process.ExitCode}\n{refused.Stdout}\n{refused.Stderr}");
+        }
         Assert.Contains("model fingerprint 0000000000000000 does not match the coordinator's", other.Stderr);
         Assert.Contains($"protocol version 0 does not match the coordinator's {DataParallel.Shared.Protocol.ProtocolInfo.Version}", older.Stderr);
+        Assert.Matches(@"error: the coordinator refused worker astray: the coordinator cannot reach this worker back at 127\.0\.0\.2:\d+, "
+            + @"the address it advertises \(connection refused: nothing listens there\); start the worker with --public-host", astray.Stderr);
         WaitFor(coordinator, "waiting for workers: 0/1");
         Assert.Contains("refused worker other-model", coordinator.Stderr);
         Assert.Contains("refused worker older", coordinator.Stderr);
+        Assert.Matches(@"refused worker astray from akka\.ssl\.tcp://dataparallel@127\.0\.0\.2:\d+: the coordinator cannot reach",
+            coordinator.Stderr);
     }
 
     [Fact]
