@@ -26,16 +26,15 @@ public sealed class DistributedTrainingTests
     [Fact]
     public void Final_parameters_do_not_depend_on_how_many_workers_ran_or_where()
     {
-        var one = TrainRuns.Train(["--workers", "1", .. Small]);
+        // One worker in the coordinator's process, two and three worker processes.
+        var one = TrainRuns.Train(["--workers", "1", "--in-process", .. Small]);
         var two = TrainRuns.Train(["--workers", "2", .. Small]);
         var three = TrainRuns.Train(["--workers", "3", .. Small]);
-        var inProcess = TrainRuns.Train(["--workers", "2", "--in-process", .. Small]);
-        foreach (var run in new[] { one, two, three, inProcess })
+        foreach (var run in new[] { one, two, three })
             Assert.True(run.ExitCode == 0, run.Stderr + run.Stdout);
         Assert.Contains("workers: 3", three.Stdout);
         Assert.Equal(one.Sha256, two.Sha256);
         Assert.Equal(one.Sha256, three.Sha256);
-        Assert.Equal(one.Sha256, inProcess.Sha256);
     }
 
     [Fact]
