@@ -25,12 +25,14 @@ public static class TrainCommand
     /// few per core they only take turns on the cores and fill memory. --external has no such bound.
     /// </summary>
     private const int LocalWorkersPerCore = 4;
+    private const int MaxEpochs = 100_000;
 
     public static Command Create()
     {
         var d = new TrainSettings();
         var data = CoordinatorCommands.DataOption();
-        var epochs = Positive(new Option<int>("--epochs") { Description = "Epochs to train", DefaultValueFactory = _ => d.Epochs });
+        var epochs = new Option<int>("--epochs") { Description = "Epochs to train", DefaultValueFactory = _ => d.Epochs }
+            .Within(1, MaxEpochs, "a run's epochs are numbered in its checkpoint and file names");
         var batch = new Option<int>("--batch-size")
         {
             Description = "Global batch: images per optimizer step",

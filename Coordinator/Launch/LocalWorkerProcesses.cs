@@ -68,7 +68,16 @@ public sealed class LocalWorkerProcesses : IDisposable
         process.ErrorDataReceived += (_, e) =>
         {
             // Once the run is over, what workers say while their connections close is noise, not news.
-            if (e.Data is { Length: > 0 } line && !_stopping) _error.WriteLine($"[{id}] {line}");
+            if (e.Data is not { Length: > 0 } line || _stopping) return;
+            // This runs on a thread of its own: an exception here would end the whole process, not just the forwarding.
+            try
+            {
+                _error.WriteLine($"[{id}] {line}");
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            {
+                // Our stderr is gone (a closed pipe, a full disk): the worker's lines are lost, the run is not.
+            }
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

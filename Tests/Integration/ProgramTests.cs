@@ -36,7 +36,8 @@ public sealed class ProgramTests
     }
 
     [Theory]
-    [InlineData(new[] { "--epochs", "-1" }, "--epochs must be at least 1")]
+    [InlineData(new[] { "--epochs", "-1" }, "--epochs must be between 1 and 100000")]
+    [InlineData(new[] { "--epochs", "2147483647" }, "1 and 100000 (a run's epochs are numbered in its checkpoint and file names), not 2147483647")]
     [InlineData(new[] { "--batch-size", "100", "--micro-batch", "32" }, "--batch-size 100 is not divisible by --micro-batch 32")]
     [InlineData(new[] { "--optimizer", "rmsprop" }, "rmsprop")]
     [InlineData(new[] { "--workers", "0" }, "--workers must be between 1 and 1024, not 0")]
