@@ -38,7 +38,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     public override byte[] ToBinary(object obj)
     {
-        var w = new WireWriter();
+        var w = new WireWriter(SizeOf(obj) ?? 256);
         switch (obj)
         {
             case JoinRequest m:
@@ -108,6 +108,31 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 throw new ArgumentException($"{obj.GetType()} is not a protocol message");
         }
         return w.ToArray();
+    }
+
+    /// <summary>
+    /// The exact encoded size of the messages of every step (parameters, gradients, micro-batches), null for the others.
+    /// Written into a buffer of that size, they cost one allocation and no copy, where growing from 256 bytes cost ten
+    /// allocations and a copy (about 180 kB of garbage per 53 kB message).
+    /// </summary>
+    public static int? SizeOf(object message) => message switch
+    {
+        ComputeGradients m => 16 + OptionalFloatsSize(m.Parameters) + OptionalFloatsSize(m.Buffers) + 4 + 4 * m.Indices.Length
+                              + BatchesSize(m.Batches),
+        PrefetchBatches m => 8 + BatchesSize(m.Batches),
+        GradientsComputed m => UnitSize + 8 + 4 * (m.Result.Gradients.Length + m.Result.Buffers.Length) + 12 + 8,
+        _ => null,
+    };
+
+    private const int UnitSize = 20;
+
+    private static int OptionalFloatsSize(float[]? values) => 4 + 4 * (values?.Length ?? 0);
+
+    private static int BatchesSize(MicroBatch[] batches)
+    {
+        var size = 4;
+        foreach (var b in batches) size += 4 + 4 + b.Images.Length + 4 + b.Labels.Length + 16;
+        return size;
     }
 
     public override object FromBinary(byte[] bytes, string manifest)

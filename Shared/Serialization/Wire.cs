@@ -15,7 +15,8 @@ public sealed class WireWriter
 
     public WireWriter(int capacity = 256) => _buffer = new byte[capacity];
 
-    public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
+    /// <summary>The bytes written; the buffer itself when it was sized exactly (no copy).</summary>
+    public byte[] ToArray() => _length == _buffer.Length ? _buffer : _buffer.AsSpan(0, _length).ToArray();
 
     public void Int32(int value) => BinaryPrimitives.WriteInt32LittleEndian(Reserve(4), value);
     public void Int64(long value) => BinaryPrimitives.WriteInt64LittleEndian(Reserve(8), value);

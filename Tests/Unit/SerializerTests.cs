@@ -49,6 +49,15 @@ public sealed class SerializerTests : IDisposable
         Assert.Equal(Describe(message), Describe(back));
     }
 
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void The_messages_of_a_step_are_sized_exactly_before_they_are_written(IProtocolMessage message)
+    {
+        var bytes = _system.Serialization.FindSerializerFor(message).ToBinary(message);
+        var expected = message is ComputeGradients or PrefetchBatches or GradientsComputed ? bytes.Length : (int?)null;
+        Assert.Equal(expected, ProtocolSerializer.SizeOf(message));
+    }
+
     [Fact]
     public void Floats_travel_as_four_raw_bytes_each()
     {
