@@ -145,7 +145,9 @@ public sealed partial class StepScheduler(TrainingRun run, LaunchSettings policy
             effects.Downed.Add(worker);
             return;
         }
-        worker.Stats.Record(Milliseconds(reply), now - sent.Value);
+        // Training units only: a worker holds two evaluation chunks at once, so the second's round trip includes the
+        // first's compute, and evaluation time is outside the epoch's training time that utilization divides by.
+        if (reply.Unit.Kind != UnitKind.EvalChunk) worker.Stats.Record(Milliseconds(reply), now - sent.Value);
         if (!phase.Keep(reply))
         {
             RetryNonFinite(worker, phase, index, effects, now);

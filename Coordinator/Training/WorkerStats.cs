@@ -2,7 +2,7 @@ using DataParallel.Coordinator.Reporting;
 
 namespace DataParallel.Coordinator.Training;
 
-/// <summary>One worker's units and their compute latencies during the current epoch.</summary>
+/// <summary>One worker's training units (micro-batches, replica rounds) and their latencies during the current epoch.</summary>
 public sealed class WorkerStats
 {
     private readonly List<double> _milliseconds = new();
