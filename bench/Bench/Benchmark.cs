@@ -25,6 +25,7 @@ public static class Benchmark
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         var loadBefore = Machine.LoadAverage();
+        var cpuBefore = CpuShare.Sample();
         output.WriteLine($"{machine.Summary}; load average {loadBefore}");
         output.WriteLine($"{runnable.Count} configurations x {options.Repetitions} repetitions, {options.Images:N0} images, "
             + $"{options.WarmupEpochs} warm-up epoch(s) each");
@@ -65,7 +66,7 @@ public static class Benchmark
         Directory.CreateDirectory(options.Results);
         var name = UniqueName(options.Results, $"{started:yyyy-MM-dd}-{machine.Slug}");
         var report = new Report(options, machine, loadBefore, Machine.LoadAverage(), started, clock.Elapsed, configurations, runs,
-            absent, pytorchVersion, defaultRunResult, name + ".png");
+            absent, pytorchVersion, defaultRunResult, name + ".png") { OthersCpuShare = CpuShare.Others(cpuBefore, CpuShare.Sample()) };
         File.WriteAllBytes(Path.Combine(options.Results, name + ".png"),
             BarChart.Render($"MNIST seed model, {options.Images:N0} images, batch {options.BatchSize}: {machine.Model}, {machine.Cpus} CPUs",
                 report.ChartRows()));

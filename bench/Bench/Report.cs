@@ -10,7 +10,10 @@ public sealed record Report(
 {
     // Numbers format the same everywhere: InvariantGlobalization is on (Directory.Build.props).
 
-    private bool Busy => new[] { LoadBefore, LoadAfter }.Any(l => double.TryParse(l.Split(' ')[0], out var one) && one > Machine.Cpus);
+    /// <summary>Other processes' share of the machine's CPU time during the sitting (<see cref="CpuShare"/>).</summary>
+    public double OthersCpuShare { get; init; }
+
+    private bool Busy => OthersCpuShare > CpuShare.BusyThreshold;
 
     private IReadOnlyList<Measurement> Good(string key) => Runs.Where(r => r.Key == key && r.Error is null).ToList();
 
@@ -31,10 +34,11 @@ public sealed record Report(
         md.AppendLine($"# Benchmark {Started:yyyy-MM-dd HH:mm} UTC: {Machine.Model}, {Machine.Cpus} CPUs").AppendLine();
         md.AppendLine($"Command: `{o.CommandLine}` ({Duration.TotalMinutes:F1} minutes)").AppendLine();
         md.AppendLine($"- Machine: {Machine.Summary}");
-        md.AppendLine($"- Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter}. "
-            + "Other work on the machine slows some runs more than others: read the spread (min - max) as well as the medians.");
+        md.AppendLine($"- Other processes used **{OthersCpuShare:P1}** of the machine's CPU time during the sitting (`/proc/stat` minus this "
+            + $"benchmark and its children). Load average (1, 5, 15 min) before: {LoadBefore}; after: {LoadAfter} (our own runs raise it: "
+            + "three worker processes and a coordinator on 2 CPUs). Read the spread (min - max) as well as the medians.");
         if (Busy)
-            md.AppendLine($"- **The machine was busy** (load average above its {Machine.Cpus} CPUs): "
+            md.AppendLine($"- **The machine was busy** (other processes above {CpuShare.BusyThreshold:P0} of its CPU time): "
                 + "configurations with 2 threads in one process suffer most "
                 + "(OpenMP threads spin, waiting for a descheduled partner: see their CPU per step), "
                 + "so these ratios do not judge the targets; run again on a quiet machine.");
