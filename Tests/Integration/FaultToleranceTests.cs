@@ -317,7 +317,7 @@ public sealed class CoordinatorLifecycleTests(CleanRun clean)
         Assert.Equal(2, workers.Count);
 
         Signals.Send(coordinator.Id, Signals.SIGINT);
-        Assert.True(coordinator.WaitForExit(TimeSpan.FromSeconds(30)), coordinator.Stdout);
+        Assert.True(coordinator.WaitForExit(TimeSpan.FromSeconds(30)), $"{coordinator.Stdout}\nstderr:\n{coordinator.Stderr}");
         Assert.Equal(130, coordinator.Process.ExitCode);
         Assert.Contains("error: interrupted", coordinator.Stderr);
         var deadline = DateTime.UtcNow.AddSeconds(15);

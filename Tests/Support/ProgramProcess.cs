@@ -26,6 +26,7 @@ public sealed class ProgramProcess : IDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, program + ".dll");
         if (!File.Exists(dll)) throw new FileNotFoundException(dll);
+        Signals.UnignoreInterrupt();
         var start = new ProcessStartInfo(launcher?[0] ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,

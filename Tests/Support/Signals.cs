@@ -79,6 +79,27 @@ public static partial class Signals
     [GeneratedRegex(@"coordinator listening at akka(?:\.ssl)?\.tcp://\S+@[^:]+:(\d+)")]
     private static partial Regex ListeningLine();
 
+    /// <summary>
+    /// A process that a non-interactive shell starts in the background has SIGINT ignored (POSIX), and so does
+    /// everything it starts, this test host and its coordinators included. .NET leaves an ignored SIGINT ignored
+    /// rather than handle it, so a coordinator under test would never see its Ctrl-C. Before starting programs,
+    /// the test host gives SIGINT its default back, only if it was ignored: the programs then handle it themselves.
+    /// </summary>
+    public static void UnignoreInterrupt()
+    {
+        var previous = new byte[256]; // struct sigaction; on Linux its first field is the handler
+        if (sigaction(SIGINT, IntPtr.Zero, previous) == 0 && BitConverter.ToInt64(previous, 0) == SignalIgnore)
+            signal(SIGINT, IntPtr.Zero); // SIG_DFL
+    }
+
+    private const long SignalIgnore = 1; // SIG_IGN
+
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int sigaction(int signum, IntPtr act, byte[] oldact);
+
+    [DllImport("libc")]
+    private static extern IntPtr signal(int signum, IntPtr handler);
 }
