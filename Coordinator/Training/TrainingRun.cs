@@ -44,10 +44,16 @@ public sealed class TrainingRun
     /// <summary>A new run: the model initialised by libtorch from a seed derived from the run's seed.</summary>
     public static TrainingRun Create(TrainSettings settings, MnistDataset train, MnistDataset test, int replicas)
     {
-        torch.manual_seed((long)(SeedSequence.Derive(settings.Seed, SeedPurpose.Init) & long.MaxValue));
-        using var model = new SeedNet(settings.Dropout);
-        var state = new ModelState(model);
-        return new TrainingRun(settings, train, test, state.Layout, state.ReadParameters(), state.ReadBuffers(), replicas);
+        StateLayout layout;
+        float[] parameters, buffers;
+        lock (SeedNet.GlobalGeneratorGate)
+        {
+            torch.manual_seed((long)(SeedSequence.Derive(settings.Seed, SeedPurpose.Init) & long.MaxValue));
+            using var model = new SeedNet(settings.Dropout);
+            var state = new ModelState(model);
+            (layout, parameters, buffers) = (state.Layout, state.ReadParameters(), state.ReadBuffers());
+        }
+        return new TrainingRun(settings, train, test, layout, parameters, buffers, replicas);
     }
 
     public TrainSettings Settings { get; }

@@ -34,22 +34,32 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     private readonly Conv2d conv7;
     private readonly Module<Tensor, Tensor> relu7, flatten, fc, logSoftmax;
 
+    /// <summary>
+    /// libtorch initializes new layers from its one global generator. Whoever seeds it to get a model of its own
+    /// (<c>TrainingRun.Create</c>) holds this lock from the seed to the last layer, and every SeedNet is built under
+    /// it: a model built on another thread in between would draw numbers from the generator and change the first.
+    /// </summary>
+    public static readonly object GlobalGeneratorGate = new();
+
     public SeedNet(double dropout = DefaultDropout) : base(nameof(SeedNet))
     {
-        conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(); bn1 = new BatchNorm2d(Channels);
-        conv2 = Conv2d(Channels, Channels, 3, padding: 1); relu2 = ReLU(); bn2 = new BatchNorm2d(Channels);
-        pool1 = AvgPool2d(2); drop1 = new SeededDropout(dropout);
+        lock (GlobalGeneratorGate)
+        {
+            conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(); bn1 = new BatchNorm2d(Channels);
+            conv2 = Conv2d(Channels, Channels, 3, padding: 1); relu2 = ReLU(); bn2 = new BatchNorm2d(Channels);
+            pool1 = AvgPool2d(2); drop1 = new SeededDropout(dropout);
 
-        conv3 = Conv2d(Channels, Channels, 3, padding: 1); relu3 = ReLU(); bn3 = new BatchNorm2d(Channels);
-        conv4 = Conv2d(Channels, Channels, 3, padding: 1); relu4 = ReLU(); bn4 = new BatchNorm2d(Channels);
-        pool2 = AvgPool2d(2); drop2 = new SeededDropout(dropout);
+            conv3 = Conv2d(Channels, Channels, 3, padding: 1); relu3 = ReLU(); bn3 = new BatchNorm2d(Channels);
+            conv4 = Conv2d(Channels, Channels, 3, padding: 1); relu4 = ReLU(); bn4 = new BatchNorm2d(Channels);
+            pool2 = AvgPool2d(2); drop2 = new SeededDropout(dropout);
 
-        conv5 = Conv2d(Channels, Channels, 3, padding: 1); relu5 = ReLU(); bn5 = new BatchNorm2d(Channels);
-        conv6 = Conv2d(Channels, Channels, 3, padding: 1); relu6 = ReLU(); bn6 = new BatchNorm2d(Channels);
-        pool3 = AvgPool2d(2); drop3 = new SeededDropout(dropout);
+            conv5 = Conv2d(Channels, Channels, 3, padding: 1); relu5 = ReLU(); bn5 = new BatchNorm2d(Channels);
+            conv6 = Conv2d(Channels, Channels, 3, padding: 1); relu6 = ReLU(); bn6 = new BatchNorm2d(Channels);
+            pool3 = AvgPool2d(2); drop3 = new SeededDropout(dropout);
 
-        conv7 = Conv2d(Channels, Classes, 1); relu7 = ReLU();
-        flatten = Flatten(); fc = Linear(Classes * 3 * 3, Classes); logSoftmax = LogSoftmax(1);
+            conv7 = Conv2d(Channels, Classes, 1); relu7 = ReLU();
+            flatten = Flatten(); fc = Linear(Classes * 3 * 3, Classes); logSoftmax = LogSoftmax(1);
+        }
         RegisterComponents();
     }
 

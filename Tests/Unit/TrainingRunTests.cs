@@ -20,6 +20,35 @@ public sealed class TrainingRunTests
     }
 
     [Fact]
+    public async Task A_new_run_is_a_function_of_its_seed_while_other_models_are_built_on_other_threads()
+    {
+        // libtorch initializes layers from one global generator: models built elsewhere (workers in the coordinator's
+        // process, other tests) must not draw from it between a run's seed and its model (SeedNet.GlobalGeneratorGate).
+        var expected = Run().Sha256();
+        using var stop = new CancellationTokenSource();
+        var built = 0;
+        var builders = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var other = new DataParallel.Shared.Model.SeedNet();
+                Interlocked.Increment(ref built);
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        try
+        {
+            SpinWait.SpinUntil(() => Volatile.Read(ref built) > 10, TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 100; i++) Assert.Equal(expected, Run().Sha256());
+            Assert.True(Volatile.Read(ref built) > 100, $"only {built} models were built beside the runs");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(builders);
+        }
+    }
+
+    [Fact]
     public void Micro_batches_carry_the_planned_images_and_their_seeds()
     {
         var run = Run();
