@@ -1,10 +1,14 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Akka.Actor;
+using Akka.Event;
 using DataParallel.Coordinator.Actors;
 using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
+using DataParallel.Coordinator.Transport;
+using DataParallel.Shared.Protocol;
+using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Actors;
 using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Data;
@@ -73,6 +77,8 @@ public static class TrainingHost
         if (launch.NoTls && launch.Tls is not null) throw new RunRefused(ExitCodes.Usage, "--no-tls and --tls-certificate exclude each other");
         if (launch.Port != 0 && !PortIsFree(launch.Host, launch.Port))
             throw new RunRefused(ExitCodes.Usage, $"cannot listen on {launch.Host}:{launch.Port}: the port is in use");
+        if (launch.DataPort is > 0 and var data && !PortIsFree(launch.Host, data))
+            throw new RunRefused(ExitCodes.Usage, $"--data-port {data}: cannot listen on {launch.Host}:{data}: the port is in use");
     }
 
     private static (MnistDataset Train, MnistDataset Test) LoadData(TrainSettings settings, TextWriter output)
@@ -151,12 +157,13 @@ public static class TrainingHost
             await cluster.JoinAsync(self, cancel);
             console.Out.WriteLine($"coordinator listening at {self}");
 
+            using var dataPort = StartDataPort(system, launch, console);
             var outcome = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
             var reporter = system.ActorOf(
                 ReporterActor.Props(files, console, launch.LogEvery, settings.Epochs, system.ActorSelection(ClusterConfig.CoordinatorPath)),
                 "reporter");
             var coordinator = system.ActorOf(
-                CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed), "coordinator");
+                CoordinatorActor.Props(launch, runId, run, reporter, outcome, new CheckpointStore(launch.Out), resumed, dataPort), "coordinator");
 
             void Abort(string why) => coordinator.Tell(new CoordinatorActor.Abort(why, ExitCodes.Interrupted));
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; Abort("interrupted"); });
@@ -193,6 +200,41 @@ public static class TrainingHost
             await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
         }
     }
+
+    /// <summary>
+    /// The data channels' listener, beside Akka.Remote's, for workers in other processes. Its default port is the next
+    /// one after a fixed --port (so a firewall rule can name both); if that one is taken, any free one, said aloud.
+    /// </summary>
+    private static DataPort? StartDataPort(ActorSystem system, LaunchSettings launch, RunConsole console)
+    {
+        if (!launch.DataChannel || launch.Mode == WorkerMode.InProcess) return null;
+        var serializer = (ProtocolSerializer)system.Serialization.FindSerializerForType(typeof(ComputeGradients));
+        void Warn(string message) => system.Log.Warning("{0}", message);
+        var address = BindAddress(launch.Host);
+        var wanted = launch.DataPort ?? (launch.Port is > 0 and < 65535 ? launch.Port + 1 : 0);
+        DataPort port;
+        try
+        {
+            port = DataPort.Start(address, wanted, launch.Tls, serializer, Warn);
+        }
+        catch (System.Net.Sockets.SocketException) when (launch.DataPort is null && wanted != 0)
+        {
+            port = DataPort.Start(address, 0, launch.Tls, serializer, Warn);
+            console.Out.WriteLine($"port {wanted} is taken: the data channel listens on {port.Port} instead (set it with --data-port)");
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new RunRefused(ExitCodes.Usage, $"--data-port {wanted}: cannot listen on {launch.Host}:{wanted}: {e.Message}");
+        }
+        console.Out.WriteLine($"data channel listening at {launch.Host}:{port.Port} "
+            + $"({(port.Tls ? "TLS with the run's certificate" : "plain TCP")}; workers reach it at the host they joined by)");
+        return port;
+    }
+
+    private static System.Net.IPAddress BindAddress(string host) =>
+        host == "localhost" ? System.Net.IPAddress.Loopback
+        : System.Net.IPAddress.TryParse(host, out var address) ? address
+        : System.Net.Dns.GetHostAddresses(host).First();
 
     /// <summary>Workers in the chosen mode: actors in this system, local processes, or instructions for external ones.</summary>
     private static LocalWorkerProcesses? StartWorkers(ActorSystem system, LaunchSettings launch, Address self, RunConsole console)
@@ -263,6 +305,8 @@ public static class TrainingHost
         threads_per_worker = l.ThreadsPerWorker,
         host = l.Host,
         port = l.Port,
+        data_channel = l.DataChannel,
+        data_port = l.DataPort,
         public_host = l.PublicHost,
         token = l.Token is null ? "none" : "set (not recorded)",
         tls = l.Tls is null ? null : new { certificate = l.Tls.Path, sha256 = l.Tls.Sha256, password = "not recorded" },

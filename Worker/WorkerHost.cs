@@ -54,7 +54,11 @@ public static class WorkerHost
             try
             {
                 var workerOptions = new WorkerOptions(options.WorkerId, seed + ClusterConfig.CoordinatorPath, options.Threads, options.Token,
-                    options.Endpoint.PublicHost ?? options.Endpoint.Host);
+                    options.Endpoint.PublicHost ?? options.Endpoint.Host)
+                {
+                    // The coordinator's data port is reached at the host this worker joined by.
+                    Data = new DataTarget(options.SeedHost, options.Tls),
+                };
                 if (options.AnnounceFingerprint is { } fingerprint) workerOptions = workerOptions with { Fingerprint = fingerprint };
                 if (options.AnnounceProtocol is { } protocol) workerOptions = workerOptions with { ProtocolVersion = protocol };
                 system.ActorOf(WorkerActor.Props(workerOptions, exit), "worker");

@@ -3,6 +3,7 @@ using Akka.Actor;
 using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
+using DataParallel.Coordinator.Transport;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Settings;
 using static DataParallel.Coordinator.Actors.MembershipActor;
@@ -27,6 +28,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly TaskCompletionSource<RunOutcome> _outcome;
     private readonly CheckpointStore? _checkpoints;
     private readonly StepScheduler _scheduler;
+    private readonly DataPort? _dataPort;
     private readonly List<EpochMetrics> _history = new();
     private readonly Stopwatch _runClock = new();
     private readonly double _runSecondsBefore;
@@ -39,9 +41,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private IActorRef _membership = ActorRefs.Nobody;
 
     public CoordinatorActor(LaunchSettings launch, string runId, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome,
-        CheckpointStore? checkpoints, Checkpoint? resumedFrom)
+        CheckpointStore? checkpoints, Checkpoint? resumedFrom, DataPort? dataPort)
     {
-        (_launch, _runId, _run, _reporter, _outcome, _checkpoints) = (launch, runId, run, reporter, outcome, checkpoints);
+        (_launch, _runId, _run, _reporter, _outcome, _checkpoints, _dataPort) = (launch, runId, run, reporter, outcome, checkpoints, dataPort);
         _scheduler = new StepScheduler(run, launch);
         if (resumedFrom is not null)
         {
@@ -56,12 +58,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(LaunchSettings launch, string runId, TrainingRun run, IActorRef reporter, TaskCompletionSource<RunOutcome> outcome,
-        CheckpointStore? checkpoints = null, Checkpoint? resumedFrom = null) =>
-        Akka.Actor.Props.Create(() => new CoordinatorActor(launch, runId, run, reporter, outcome, checkpoints, resumedFrom));
+        CheckpointStore? checkpoints = null, Checkpoint? resumedFrom = null, DataPort? dataPort = null) =>
+        Akka.Actor.Props.Create(() => new CoordinatorActor(launch, runId, run, reporter, outcome, checkpoints, resumedFrom, dataPort));
 
     protected override void PreStart()
     {
-        _membership = Context.ActorOf(MembershipActor.Props(_launch, _run.Job(_runId), _run.Layout.Fingerprint, _reporter), "membership");
+        _membership = Context.ActorOf(MembershipActor.Props(_launch, _run.Job(_runId), _run.Layout.Fingerprint, _reporter, _dataPort), "membership");
+        _dataPort?.DeliverTo(Self);
         Timers.StartPeriodicTimer("tick", Tick.Instance, _launch.Tick);
         // A resumed run whose last checkpoint is its end has nothing left to train.
         if (_run.Finished && _history.Count > 0) Finish(_history[^1]);
@@ -116,6 +119,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<WorkerLost>(l =>
         {
+            if (_scheduler.Workers.FirstOrDefault(w => w.Id == l.WorkerId) is { } lost) _dataPort?.Forget(lost.Ref);
             Apply(_scheduler.Remove(l.WorkerId, l.Reason, DateTime.UtcNow));
             if (_scheduler.Workers.Count == 0) NoticeWaiting(force: true);
         });
@@ -154,9 +158,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Carries out what the scheduler decided, then moves the loop on if a phase completed.</summary>
     private void Apply(Effects effects)
     {
-        foreach (var (to, message) in effects.Sends) to.Ref.Tell(message, Self);
+        // The step's tensors go through the worker's data channel when it has one open, else through Akka.Remote.
+        foreach (var (to, message) in effects.Sends)
+            if (_dataPort is null || !_dataPort.TrySend(to.Ref, message)) to.Ref.Tell(message, Self);
         foreach (var report in effects.Reports) _reporter.Tell(report);
-        foreach (var worker in effects.Downed) _membership.Tell(new Down(worker));
+        foreach (var worker in effects.Downed)
+        {
+            _dataPort?.Forget(worker.Ref);
+            _membership.Tell(new Down(worker));
+        }
         if (effects.Failure is { } failure) Fail(failure.Reason, failure.ExitCode);
         else if (effects.Trained is { } step)
         {

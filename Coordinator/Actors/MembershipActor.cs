@@ -4,6 +4,7 @@ using Akka.Event;
 using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
+using DataParallel.Coordinator.Transport;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
 
@@ -31,6 +32,7 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
     private readonly JobSpec _job;
     private readonly string _fingerprint;
     private readonly IActorRef _reporter;
+    private readonly DataPort? _dataPort;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private readonly Dictionary<string, IActorRef> _members = new();
@@ -39,8 +41,9 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
     // Proven joins whose advertised address is being probed (ReachBack): their retried requests wait for the answer.
     private readonly HashSet<IActorRef> _probing = new();
 
-    public MembershipActor(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter)
+    public MembershipActor(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter, DataPort? dataPort)
     {
+        _dataPort = dataPort;
         _launch = launch;
         _job = job;
         _fingerprint = fingerprint;
@@ -77,8 +80,8 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter) =>
-        Akka.Actor.Props.Create(() => new MembershipActor(launch, job, fingerprint, reporter));
+    public static Props Props(LaunchSettings launch, JobSpec job, string fingerprint, IActorRef reporter, DataPort? dataPort = null) =>
+        Akka.Actor.Props.Create(() => new MembershipActor(launch, job, fingerprint, reporter, dataPort));
 
     protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
@@ -108,7 +111,7 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         if (_members.TryGetValue(request.WorkerId, out var known) && known.Equals(Sender))
         {
             // A retried request from a worker already accepted: answer again, idempotently.
-            Sender.Tell(Accepted(request), Context.Parent);
+            Sender.Tell(Accepted(request, Sender), Context.Parent);
             return;
         }
         var now = DateTime.UtcNow;
@@ -167,12 +170,21 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         if (_members.ContainsKey(id)) Lose(id, "restarted");
         _members[id] = worker;
         Context.Watch(worker);
-        worker.Tell(Accepted(request), Context.Parent);
+        worker.Tell(Accepted(request, worker), Context.Parent);
         Context.Parent.Tell(new WorkerAccepted(new RegisteredWorker(id, worker, request.Threads, AddressOf(worker))));
     }
 
-    private JoinAccepted Accepted(JoinRequest request) => new(request.WorkerId, _job,
-        _launch.Token is not null && request.Nonce is { } nonce ? JoinToken.ProveCoordinator(_launch.Token, nonce, request.WorkerId) : null);
+    /// <summary>The acceptance, with the data port and this worker's ticket when it lives in another actor system.</summary>
+    private JoinAccepted Accepted(JoinRequest request, IActorRef worker)
+    {
+        var proof = _launch.Token is not null && request.Nonce is { } nonce
+            ? JoinToken.ProveCoordinator(_launch.Token, nonce, request.WorkerId)
+            : null;
+        var remote = worker.Path.Address.HasGlobalScope && !worker.Path.Address.Equals(_cluster.SelfAddress);
+        return _dataPort is { } port && remote
+            ? new JoinAccepted(request.WorkerId, _job, proof, port.Port, port.Ticket(worker))
+            : new JoinAccepted(request.WorkerId, _job, proof);
+    }
 
     private void Refuse(string workerId, IActorRef worker, string reason)
     {

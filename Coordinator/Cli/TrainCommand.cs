@@ -132,6 +132,15 @@ public static class TrainCommand
         }.Host();
         var port = new Option<int?>("--port") { Description = "Port the coordinator binds (default: any free port; 4053 with --external)" };
         port.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--port must be between 0 and 65535"); });
+        var dataPort = new Option<int?>("--data-port")
+        {
+            Description = "Port of the data channel that carries the step's tensors (default: --port + 1 when --port is set, else any free port)",
+        };
+        dataPort.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) r.AddError("--data-port must be between 0 and 65535"); });
+        var noDataChannel = new Option<bool>("--no-data-channel")
+        {
+            Description = "Send the step's tensors through Akka.Remote as well (slower; for measuring what the data channel saves)",
+        };
         var publicHost = new Option<string?>("--public-host") { Description = "Address workers use to reach the coordinator, if not --host" }.Host();
         var token = new Option<string?>("--token")
         {
@@ -184,7 +193,7 @@ public static class TrainCommand
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
             sync, localSteps, replicas, evalChunk, output,
             workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose,
-            resume, checkpointEvery, hold, noTls,
+            resume, checkpointEvery, hold, noTls, dataPort, noDataChannel,
         };
         Option[] fixedByCheckpoint =
         [
@@ -198,6 +207,7 @@ public static class TrainCommand
             var m = r.GetValue(micro);
             if (m > 0 && b % m != 0) r.AddError($"--batch-size {b} is not divisible by --micro-batch {m}");
             if (r.GetValue(inProcess) && r.GetValue(external)) r.AddError("--in-process and --external exclude each other");
+            if (r.GetValue(noDataChannel) && r.GetValue(dataPort) is not null) r.AddError("--no-data-channel and --data-port exclude each other");
             var maxLocal = LocalWorkersPerCore * Environment.ProcessorCount;
             if (!r.GetValue(external) && r.GetValue(workers) > maxLocal)
                 r.AddError($"--workers {r.GetValue(workers)}: at most {maxLocal} local or in-process workers on this machine "
@@ -251,6 +261,8 @@ public static class TrainCommand
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port) ?? (mode == WorkerMode.External ? 4053 : 0),
                 PublicHost = parse.GetValue(publicHost),
+                DataPort = parse.GetValue(dataPort),
+                DataChannel = !parse.GetValue(noDataChannel),
                 Token = JoinToken.Resolve(parse.GetValue(token)),
                 Tls = clusterTls,
                 Out = parse.GetValue(output)!,

@@ -25,6 +25,10 @@ public sealed record LaunchSettings
     public string Host { get; init; } = "127.0.0.1";
     public int Port { get; init; }
     public string? PublicHost { get; init; }
+    /// <summary>--data-port; null: Port + 1 when Port is set, else any free port.</summary>
+    public int? DataPort { get; init; }
+    /// <summary>Whether workers in other processes get a data channel for the step's tensors (--no-data-channel: false).</summary>
+    public bool DataChannel { get; init; } = true;
     /// <summary>Never logged, never written: config.json records only whether one is set.</summary>
     public string? Token { get; init; }
     /// <summary>TLS for Akka.Remote; config.json records the certificate's path and fingerprint, never its password.</summary>

@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using DataParallel.Shared.Cluster;
 
 namespace DataParallel.Coordinator.Launch;
@@ -28,15 +27,7 @@ public static class ReachBack
             await client.ConnectAsync(host, port, deadline.Token);
             if (tls is null) return null;
             await using var stream = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
-            await stream.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = host,
-                ClientCertificates = [tls.Certificate],
-                LocalCertificateSelectionCallback = (_, _, _, _, _) => tls.Certificate,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null
-                    && tls.Accepts(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()),
-                        DateTime.Now),
-            }, deadline.Token);
+            await stream.AuthenticateAsClientAsync(tls.ClientOptions(host), deadline.Token);
             return null;
         }
         catch (OperationCanceledException)

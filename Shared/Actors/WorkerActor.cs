@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using DataParallel.Shared.Cluster;
 using DataParallel.Shared.Model;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
+using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Training;
+using DataParallel.Shared.Transport;
 
 namespace DataParallel.Shared.Actors;
 
@@ -18,6 +21,14 @@ public sealed record WorkerOptions(string WorkerId, string CoordinatorPath, int 
     public int ProtocolVersion { get; init; } = ProtocolInfo.Version;
     /// <summary>CPUs for the compute thread (in-process workers; a worker process pins itself as a whole).</summary>
     public int[]? Cpus { get; init; }
+    /// <summary>Where to open a data channel when the coordinator offers one; null (in-process workers): never.</summary>
+    public DataTarget? Data { get; init; }
+}
+
+/// <summary>The coordinator's host as this worker reaches it, and the TLS certificate of the run (null: plain TCP).</summary>
+public sealed record DataTarget(string Host, ClusterTls? Tls)
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>Why a worker's actor system ended.</summary>
@@ -39,6 +50,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private JobSpec? _job;
     private IActorRef? _coordinator;
     private long _loadedVersion = -1;
+    private DataChannel? _channel;
     // The worker's challenge to whoever answers its join: with a token, only its holder can accept the worker.
     private readonly byte[] _nonce = JoinToken.NewNonce();
 
@@ -82,6 +94,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             Context.Watch(_coordinator);
             _log.Info("Worker {0} joined run {1} ({2} threads)", _options.WorkerId, a.Job.RunId, _options.Threads);
             Become(Active);
+            if (a.DataPort > 0 && a.Ticket is { } ticket && _options.Data is { } data) OpenDataChannel(data, a.DataPort, ticket);
         });
         Receive<JoinRefused>(FromCoordinatorPath, r =>
         {
@@ -100,11 +113,51 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<EvaluateChunk>(FromCoordinator, Evaluate);
         Receive<TrainReplica>(FromCoordinator, TrainReplica);
         Receive<RunFinished>(FromCoordinator, f => Exit(WorkerExit.Finished, f.Reason));
+        Receive<DataChannelOpened>(o =>
+        {
+            _channel?.Dispose();
+            _channel = o.Channel;
+            _channel.Start();
+            _log.Info("Worker {0}: data channel to {1} open", _options.WorkerId, o.Channel.Peer);
+        });
+        Receive<DataChannelFailed>(f => _log.Warning(
+            "Worker {0}: no data channel to the coordinator at {1} ({2}); the work comes through Akka.Remote, which is slower: "
+            + "open that port to this worker", _options.WorkerId, f.Where, f.Why));
+        Receive<DataChannelClosed>(c =>
+        {
+            if (!ReferenceEquals(c.Channel, _channel)) return;
+            _channel = null;
+            _log.Warning("Worker {0}: data channel closed ({1}); the work goes on through Akka.Remote", _options.WorkerId, c.Why);
+        });
         Receive<Terminated>(t => t.ActorRef.Equals(_coordinator), _ => Exit(WorkerExit.CoordinatorLost, "the coordinator stopped"));
         Receive<IProtocolMessage>(m => _log.Warning("Dropped {0} from {1}: not from this worker's coordinator", m.GetType().Name, Sender.Path));
     }
 
     private bool FromCoordinator(object _) => Sender.Equals(_coordinator);
+
+    /// <summary>
+    /// Opens the data channel the coordinator offered, off this thread. What arrives through it is delivered in the
+    /// coordinator's name: only the coordinator holds the ticket's other end.
+    /// </summary>
+    private void OpenDataChannel(DataTarget data, int port, byte[] ticket)
+    {
+        var (self, coordinator) = (Self, _coordinator!);
+        var serializer = (ProtocolSerializer)Context.System.Serialization.FindSerializerForType(typeof(ComputeGradients));
+        var where = $"{data.Host}:{port}";
+        DataChannelHello.ConnectAsync(data.Host, port, data.Tls, ticket, serializer,
+                message => self.Tell(message, coordinator), (channel, why) => self.Tell(new DataChannelClosed(channel, why)), data.Timeout)
+            .ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully) self.Tell(new DataChannelOpened(t.Result));
+                else self.Tell(new DataChannelFailed(where, t.Exception?.GetBaseException().Message ?? "cancelled"));
+            }, TaskScheduler.Default);
+    }
+
+    /// <summary>A reply to the coordinator: through the data channel if one is open, else through Akka.Remote.</summary>
+    private void Reply(IUnitReply reply)
+    {
+        if (_channel is null || !_channel.TrySend(reply)) _coordinator!.Tell(reply, Self);
+    }
 
     // Before it joins, the worker answers only actors at the path it asked (the address part a peer may claim freely:
     // the token proof in JoinAccepted, or TLS, is what authenticates).
@@ -126,14 +179,14 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             if (sent.TryGetValue(index, out var b) || _prefetched.Remove((work.Epoch, work.Step, index), out b)) batches.Add(b);
         if (batches.Count != work.Indices.Length || !Load(work.Version, work.Parameters, work.Buffers))
         {
-            Sender.Tell(new InputsMissing(work.Unit(work.Indices.FirstOrDefault())));
+            Reply(new InputsMissing(work.Unit(work.Indices.FirstOrDefault())));
             return;
         }
         foreach (var batch in batches)
         {
             var unit = work.Unit(batch.Index);
             if (!Run(unit, () => _replica!.ComputeGradients(batch, Augmentation()), out var result, out var ms)) return;
-            Sender.Tell(new GradientsComputed(unit, result, ms));
+            Reply(new GradientsComputed(unit, result, ms));
         }
     }
 
@@ -141,18 +194,18 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         if (!Load(chunk.Unit.Version, chunk.Parameters, chunk.Buffers))
         {
-            Sender.Tell(new InputsMissing(chunk.Unit));
+            Reply(new InputsMissing(chunk.Unit));
             return;
         }
         if (Run(chunk.Unit, () => _replica!.Evaluate(chunk.Images, chunk.Labels), out var result, out var ms))
-            Sender.Tell(new ChunkEvaluated(chunk.Unit, result, ms));
+            Reply(new ChunkEvaluated(chunk.Unit, result, ms));
     }
 
     private void TrainReplica(TrainReplica round)
     {
         _loadedVersion = -1; // local steps move the replica away from any broadcast version
         if (Run(round.Unit, () => LocalTraining.Run(_replica!, round, Augmentation()), out var result, out var ms))
-            Sender.Tell(new ReplicaTrained(round.Unit, result, ms));
+            Reply(new ReplicaTrained(round.Unit, result, ms));
     }
 
     /// <summary>
@@ -172,7 +225,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         catch (Exception e)
         {
             _log.Error(e, "Worker {0} failed on {1}", _options.WorkerId, unit);
-            Sender.Tell(new UnitFailed(unit, $"{e.GetType().Name}: {e.Message}"));
+            Reply(new UnitFailed(unit, $"{e.GetType().Name}: {e.Message}"));
             _replica?.Dispose();
             _replica = new ModelReplica(_job!.Dropout);
             _loadedVersion = -1;
@@ -205,10 +258,17 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        _channel?.Dispose();
         _replica?.Dispose();
         _replica = null;
         _exit.TrySetResult((WorkerExit.CoordinatorLost, "worker stopped"));
     }
+
+    private sealed record DataChannelOpened(DataChannel Channel);
+
+    private sealed record DataChannelFailed(string Where, string Why);
+
+    private sealed record DataChannelClosed(DataChannel Channel, string Why);
 
     private sealed class NodeUp
     {

@@ -85,6 +85,26 @@ public sealed class ClusterTls
         && CryptographicOperations.FixedTimeEquals(peer.GetCertHash(HashAlgorithmName.SHA256), _sha256)
         && now >= peer.NotBefore && now <= peer.NotAfter;
 
+    /// <summary>A client's side of a handshake outside Akka.Remote: present the certificate, accept only the same one.</summary>
+    public SslClientAuthenticationOptions ClientOptions(string host) => new()
+    {
+        TargetHost = host,
+        ClientCertificates = [Certificate],
+        LocalCertificateSelectionCallback = (_, _, _, _, _) => Certificate,
+        RemoteCertificateValidationCallback = (_, certificate, _, _) => Accepts(AsX509(certificate), DateTime.Now),
+    };
+
+    /// <summary>A listener's side: present the certificate, require the peer's, accept only the same one.</summary>
+    public SslServerAuthenticationOptions ServerOptions() => new()
+    {
+        ServerCertificate = Certificate,
+        ClientCertificateRequired = true,
+        RemoteCertificateValidationCallback = (_, certificate, _, _) => Accepts(AsX509(certificate), DateTime.Now),
+    };
+
+    private static X509Certificate2? AsX509(X509Certificate? certificate) =>
+        certificate is null ? null : certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+
     /// <summary>
     /// The certificate and the pin, for both ends of every connection. Mutual authentication is what makes the
     /// accepting node check the connecting one as well; host names are not checked (the pin says more).

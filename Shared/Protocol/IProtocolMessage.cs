@@ -9,5 +9,5 @@ public interface IProtocolMessage;
 public static class ProtocolInfo
 {
     /// <summary>Raised whenever a message changes shape or meaning; workers of another version are refused.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 }

@@ -13,8 +13,12 @@ public sealed record JoinProof(string WorkerId, byte[] Proof) : IProtocolMessage
 /// <summary>What every worker needs to compute exactly what the coordinator expects.</summary>
 public sealed record JobSpec(string RunId, long Seed, double Dropout, double AugmentDegrees, double AugmentTranslate) : IProtocolMessage;
 
-/// <summary>Coordinator -> worker: accepted, with the job and HMAC(token, worker's nonce) when the run has a token.</summary>
-public sealed record JoinAccepted(string WorkerId, JobSpec Job, byte[]? Proof = null) : IProtocolMessage;
+/// <summary>
+/// Coordinator -> worker: accepted, with the job and HMAC(token, worker's nonce) when the run has a token; and, for a
+/// worker in another process, the coordinator's data port and the ticket that opens this worker's data channel there
+/// (DataPort 0: none, the work comes through Akka.Remote).
+/// </summary>
+public sealed record JoinAccepted(string WorkerId, JobSpec Job, byte[]? Proof = null, int DataPort = 0, byte[]? Ticket = null) : IProtocolMessage;
 
 public sealed record JoinRefused(string WorkerId, string Reason) : IProtocolMessage;
 

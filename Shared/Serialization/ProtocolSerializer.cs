@@ -36,9 +36,12 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
         _ => throw new ArgumentException($"{o.GetType()} is not a protocol message"),
     };
 
-    public override byte[] ToBinary(object obj)
+    public override byte[] ToBinary(object obj) => Encode(obj, 0);
+
+    /// <summary>The encoding of <paramref name="obj"/> after <paramref name="reserved"/> free bytes (a frame's header).</summary>
+    public byte[] Encode(object obj, int reserved)
     {
-        var w = new WireWriter(SizeOf(obj) ?? 256);
+        var w = new WireWriter(reserved + (SizeOf(obj) ?? 256), reserved);
         switch (obj)
         {
             case JoinRequest m:
@@ -52,7 +55,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
                 w.String(m.WorkerId); w.Bytes(m.Proof);
                 break;
             case JoinAccepted m:
-                w.String(m.WorkerId); Write(w, m.Job); w.Bytes(m.Proof ?? []);
+                w.String(m.WorkerId); Write(w, m.Job); w.Bytes(m.Proof ?? []); w.Int32(m.DataPort); w.Bytes(m.Ticket ?? []);
                 break;
             case JoinRefused m:
                 w.String(m.WorkerId); w.String(m.Reason);
@@ -143,7 +146,7 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
             "JQ" => new JoinRequest(r.String(), r.Int32(), r.String(), r.Int32(), r.String(), NullIfEmpty(r.Bytes())),
             "JC" => new JoinChallenge(r.String(), r.Bytes()),
             "JP" => new JoinProof(r.String(), r.Bytes()),
-            "JA" => new JoinAccepted(r.String(), ReadJob(ref r), NullIfEmpty(r.Bytes())),
+            "JA" => new JoinAccepted(r.String(), ReadJob(ref r), NullIfEmpty(r.Bytes()), r.Int32(), NullIfEmpty(r.Bytes())),
             "JR" => new JoinRefused(r.String(), r.String()),
             "RF" => new RunFinished(r.String(), r.String()),
             "CG" => ReadComputeGradients(ref r),

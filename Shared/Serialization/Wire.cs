@@ -15,7 +15,10 @@ public sealed class WireWriter
 
     public WireWriter(int capacity = 256) => _buffer = new byte[capacity];
 
-    /// <summary>The bytes written; the buffer itself when it was sized exactly (no copy).</summary>
+    /// <summary>A writer that leaves the first <paramref name="reserved"/> bytes of its buffer free (for a frame header).</summary>
+    public WireWriter(int capacity, int reserved) => (_buffer, _length) = (new byte[Math.Max(capacity, reserved)], reserved);
+
+    /// <summary>The buffer up to the last byte written, reserved bytes included; the buffer itself when it was sized exactly (no copy).</summary>
     public byte[] ToArray() => _length == _buffer.Length ? _buffer : _buffer.AsSpan(0, _length).ToArray();
 
     public void Int32(int value) => BinaryPrimitives.WriteInt32LittleEndian(Reserve(4), value);
