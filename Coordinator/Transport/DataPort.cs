@@ -14,20 +14,21 @@ namespace DataParallel.Coordinator.Transport;
 /// <summary>
 /// The coordinator's listener for data channels (<see cref="DataChannel"/>). Whoever connects is a stranger until it
 /// has completed TLS with the run's certificate and presented a ticket this port issued to an accepted worker, all
-/// within <see cref="HelloTimeout"/>; at most <see cref="MaxUnproven"/> connections may be at that stage at once, the
+/// within a hello timeout (5 s); at most <see cref="MaxUnproven"/> connections may be at that stage at once, the
 /// others are closed on arrival. A ticket is good once, for the worker it was made for; its replies are then delivered
 /// to the coordinator in that worker's name. Thread-safe: the coordinator's actors call it, connections arrive on
 /// the thread pool.
 /// </summary>
 public sealed class DataPort : IDisposable
 {
-    public static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan DefaultHelloTimeout = TimeSpan.FromSeconds(5);
     public const int MaxUnproven = 16;
 
     private readonly TcpListener _listener;
     private readonly ClusterTls? _tls;
     private readonly ProtocolSerializer _serializer;
     private readonly Action<string> _warn;
+    private readonly TimeSpan _helloTimeout;
     private readonly ConcurrentDictionary<string, IActorRef> _tickets = new();
     private readonly ConcurrentDictionary<IActorRef, byte[]> _ticketOf = new();
     private readonly ConcurrentDictionary<IActorRef, DataChannel> _channels = new();
@@ -35,18 +36,19 @@ public sealed class DataPort : IDisposable
     private IActorRef _coordinator = ActorRefs.Nobody;
     private int _unproven, _refused;
 
-    private DataPort(TcpListener listener, ClusterTls? tls, ProtocolSerializer serializer, Action<string> warn)
+    private DataPort(TcpListener listener, ClusterTls? tls, ProtocolSerializer serializer, Action<string> warn, TimeSpan helloTimeout)
     {
-        (_listener, _tls, _serializer, _warn) = (listener, tls, serializer, warn);
+        (_listener, _tls, _serializer, _warn, _helloTimeout) = (listener, tls, serializer, warn, helloTimeout);
         _ = AcceptAsync();
     }
 
     /// <summary>Listens on host:port (0: any free port). Throws <see cref="SocketException"/> if it cannot.</summary>
-    public static DataPort Start(IPAddress address, int port, ClusterTls? tls, ProtocolSerializer serializer, Action<string> warn)
+    public static DataPort Start(IPAddress address, int port, ClusterTls? tls, ProtocolSerializer serializer, Action<string> warn,
+        TimeSpan? helloTimeout = null)
     {
         var listener = new TcpListener(address, port);
         listener.Start(backlog: 64);
-        return new DataPort(listener, tls, serializer, warn);
+        return new DataPort(listener, tls, serializer, warn, helloTimeout ?? DefaultHelloTimeout);
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -117,7 +119,7 @@ public sealed class DataPort : IDisposable
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            deadline.CancelAfter(HelloTimeout);
+            deadline.CancelAfter(_helloTimeout);
             if (_tls is not null)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
@@ -154,7 +156,7 @@ public sealed class DataPort : IDisposable
         }
         catch (Exception e)
         {
-            var why = e is OperationCanceledException ? $"no hello within {HelloTimeout.TotalSeconds:0} s" : e.GetBaseException().Message;
+            var why = e is OperationCanceledException ? $"no hello within {_helloTimeout.TotalSeconds:0.#} s" : e.GetBaseException().Message;
             Refuse(socket, stream, $"{peer}: {why}");
         }
         finally

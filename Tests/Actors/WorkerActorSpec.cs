@@ -1,9 +1,12 @@
+using System.Net;
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using DataParallel.Coordinator.Transport;
 using DataParallel.Shared.Model;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Security;
+using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
 using DataParallel.Shared.Actors;
@@ -77,6 +80,47 @@ public sealed class WorkerActorSpec : TestKit
             Assert.Equal(expected.Gradients, reply.Result.Gradients);
             Assert.Equal(expected.Buffers, reply.Result.Buffers);
         }
+    }
+
+    [Fact]
+    public void Worker_should_take_work_from_its_data_channel_and_answer_through_it_then_through_akka_once_it_closes()
+    {
+        var accepting = CreateTestProbe("accepting");
+        var channelEnd = CreateTestProbe("channel-end");
+        using var port = DataPort.Start(IPAddress.Loopback, 0, null, new ProtocolSerializer((ExtendedActorSystem)Sys), _ => { });
+        port.DeliverTo(channelEnd.Ref);
+        var options = new WorkerOptions("w-data", accepting.Ref.Path.ToStringWithoutAddress(), 1, null, "127.0.0.1")
+        {
+            Data = new DataTarget("127.0.0.1", null),
+        };
+        var worker = Sys.ActorOf(WorkerActor.Props(options, new TaskCompletionSource<(WorkerExit, string)>()), "worker-data");
+        var request = accepting.ExpectMsg<JoinRequest>(TimeSpan.FromSeconds(15));
+        accepting.Reply(new JoinChallenge(request.WorkerId, [1]));
+        accepting.ExpectMsg<JoinProof>();
+        accepting.Reply(new JoinAccepted(request.WorkerId, Job, null, port.Port, port.Ticket(worker)));
+        AwaitCondition(() => port.Open == 1, TimeSpan.FromSeconds(15));
+
+        torch.manual_seed(5);
+        using var reference = new ModelReplica(Job.Dropout);
+        var (parameters, buffers) = (reference.ReadParameters(), reference.ReadBuffers());
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 16).ToArray());
+        var batch = new MicroBatch(0, images, labels, 3, 4);
+        Assert.True(port.TrySend(worker, new ComputeGradients(1, 0, 0, parameters, buffers, [0], [batch])));
+        var reply = channelEnd.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(15));
+        Assert.Equal(worker, channelEnd.LastSender);
+        reference.Load(parameters, buffers);
+        var expected = reference.ComputeGradients(buffers, images, labels, 3, 4, new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate));
+        Assert.Equal(expected.Gradients, reply.Result.Gradients);
+        accepting.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // nothing came through Akka.Remote
+
+        // The coordinator closes the channel (the worker left the run, or the port shut): Akka.Remote carries the work again.
+        port.Forget(worker);
+        AwaitAssert(() =>
+        {
+            worker.Tell(new ComputeGradients(1, 1, 0, null, null, [0], [batch]), accepting.Ref);
+            Assert.Equal(new UnitId(1, 0, UnitKind.MicroBatch, 0), accepting.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(2)).Unit);
+        }, TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        channelEnd.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]

@@ -78,7 +78,7 @@ public sealed partial class StrangerTests(CleanRun clean) : IDisposable
         JoinedLine().Matches(coordinator.Stdout).Select(m => m.Groups[1].Value).ToList();
 
     [Fact]
-    public void Without_the_runs_certificate_a_local_process_reaches_nothing_not_even_with_poison()
+    public async Task Without_the_runs_certificate_a_local_process_reaches_nothing_not_even_with_poison()
     {
         // Two workers train; the run holds before step 4 until a third joins, which the test starts after the attack.
         var dir = Path.Combine(Repository.NewTempDirectory("stranger"), "run");
@@ -101,12 +101,15 @@ public sealed partial class StrangerTests(CleanRun clean) : IDisposable
         _strangers.Add(withTls);
         withTls.ActorSelection($"{Node(coordinator)}/user/coordinator").Tell(new JoinRequest("w2", ProtocolInfo.Version, "x", 1, "h"));
         withTls.ActorSelection($"{Node(coordinator)}/user/coordinator").Tell(PoisonPill.Instance);
+        // The data port: no ticket, no TLS or another certificate, 2 GB announced, silence. Every connection is closed.
+        Assert.Empty(await DataPortStranger.AttackAsync(DataPortStranger.PortOf(coordinator), other, Long));
 
         using var w3 = FaultToleranceTests.StartWorker(coordinator, "w3");
         Assert.Equal(clean.Sha256, FaultToleranceTests.Finish(coordinator));
         Assert.DoesNotContain("worker w1 left", coordinator.Stdout);
         Assert.Matches(@"Epoch: 02 .* workers: 3 \(w1: ", coordinator.Stdout);
         Assert.False(File.Exists(Path.Combine(dir, ClusterCertificate.RunFileName)), "a finished run removes its certificate");
+        Assert.Contains("data port refused a connection: ", coordinator.Stderr);
     }
 
     [Fact]
@@ -152,10 +155,13 @@ public sealed partial class StrangerTests(CleanRun clean) : IDisposable
         }
         stranger.ActorSelection($"{node}/user/coordinator").Tell(new List<string> { "an object only JSON can carry" });
         stranger.ActorSelection($"{node}/user/reporter").Tell(new Dictionary<string, string> { ["RunCompleted"] = "forged" });
+        // The data port over plain TCP: a guessed ticket, 2 GB announced, silence. Every connection is closed.
+        Assert.Empty(await DataPortStranger.AttackAsync(DataPortStranger.PortOf(coordinator), null, Long));
 
         using var w3 = Worker("w3");
         Assert.Equal(clean.Sha256, FaultToleranceTests.Finish(coordinator));
         Assert.Contains("refused worker w1", coordinator.Stderr);
+        Assert.Contains("data port refused a connection: ", coordinator.Stderr);
         Assert.DoesNotContain("worker w1 left", coordinator.Stdout);
         Assert.Matches(@"Epoch: 02 .* workers: 3 \(w1: ", coordinator.Stdout);
         Assert.True(w1.WaitForExit(TimeSpan.FromSeconds(30)) && w1.Process.ExitCode == 0, w1.Stderr);

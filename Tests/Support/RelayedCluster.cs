@@ -9,17 +9,24 @@ namespace DataParallel.Tests.Support;
 /// token, every connection slowed by a <see cref="DelayRelay"/>. Each program binds loopback inside its own
 /// namespace and advertises its machine's address (--public-host), where the machine's relay listens on the
 /// same port and forwards inwards. So whoever connects to a node, in whichever direction, goes through that
-/// node's relay: each message crosses exactly one relay, one way, and a round trip costs twice the delay.
+/// node's relay: each message crosses exactly one relay, one way, and a round trip costs twice the delay. The
+/// coordinator's data port (<see cref="DataPort"/>, the default next to Akka's) has a relay of its own unless the
+/// cluster is made without it: then the workers cannot open their data channels, as behind a firewall that opens
+/// only Akka's port.
 /// </summary>
 public sealed class RelayedCluster : IDisposable
 {
     public const int Port = 4053;
+    public const int DataPort = Port + 1;
     public const string Coordinator = "coord";
     private const string TokenValue = "multi-host-join-token";
     private readonly List<DelayRelay> _relays = new();
     private readonly List<ProgramProcess> _processes = new();
+    private readonly DelayRelay? _dataRelay;
 
-    public RelayedCluster(TimeSpan oneWayDelay, params string[] workers)
+    public RelayedCluster(TimeSpan oneWayDelay, params string[] workers) : this(oneWayDelay, dataRelay: true, workers) { }
+
+    public RelayedCluster(TimeSpan oneWayDelay, bool dataRelay, params string[] workers)
     {
         Directory = Repository.NewTempDirectory("multihost");
         Certificate = TestCertificates.CreatePfx(Directory, "cluster");
@@ -29,6 +36,10 @@ public sealed class RelayedCluster : IDisposable
             foreach (var host in Network.Hosts)
                 _relays.Add(DelayRelay.Start(host.Namespace,
                     new IPEndPoint(IPAddress.Parse(host.Address), Port), new IPEndPoint(IPAddress.Loopback, Port), oneWayDelay));
+            var coordinator = Network[Coordinator];
+            if (dataRelay)
+                _dataRelay = DelayRelay.Start(coordinator.Namespace,
+                    new IPEndPoint(IPAddress.Parse(coordinator.Address), DataPort), new IPEndPoint(IPAddress.Loopback, DataPort), oneWayDelay);
         }
         catch
         {
@@ -45,6 +56,9 @@ public sealed class RelayedCluster : IDisposable
 
     /// <summary>Bytes each relay forwarded, by host.</summary>
     public IReadOnlyDictionary<string, long> RelayedBytes => Network.Hosts.Zip(_relays).ToDictionary(p => p.First.Name, p => p.Second.Bytes);
+
+    /// <summary>Bytes the relay of the coordinator's data port forwarded (0 without one).</summary>
+    public long DataRelayedBytes => _dataRelay?.Bytes ?? 0;
 
     /// <summary>The secrets reach the programs through the environment, as a deployment gives them.</summary>
     private static Dictionary<string, string?> Secrets => new()
@@ -79,6 +93,7 @@ public sealed class RelayedCluster : IDisposable
     {
         foreach (var p in _processes) p.Dispose();
         foreach (var r in _relays) r.Dispose();
+        _dataRelay?.Dispose();
         Network?.Dispose();
     }
 }

@@ -22,6 +22,7 @@ public sealed class SerializerTests : IDisposable
         new JoinChallenge("w-1", [1, 2, 3]),
         new JoinProof("w-1", new byte[32]),
         new JoinAccepted("w-1", new JobSpec("run", 42, 0.1, 7, 0.1)),
+        new JoinAccepted("w-1", new JobSpec("run", 42, 0.1, 7, 0.1), new byte[32], 4054, Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()),
         new JoinRefused("w-1", "wrong token"),
         new RunFinished("run", "done"),
         new ComputeGradients(3, 17, 1234, [1f, -2.5f, float.Epsilon], [0f, 1f], [0, 1], [Batch(0), Batch(1)]),
@@ -47,6 +48,18 @@ public sealed class SerializerTests : IDisposable
         var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
         var back = _system.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
         Assert.Equal(Describe(message), Describe(back));
+    }
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void A_data_channel_frame_is_the_length_the_manifest_and_the_same_encoding(IProtocolMessage message)
+    {
+        var serializer = (ProtocolSerializer)_system.Serialization.FindSerializerFor(message);
+        var frame = DataParallel.Shared.Transport.DataChannel.Frame(serializer, message);
+        var payload = serializer.ToBinary(message);
+        Assert.Equal(payload.Length, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(frame));
+        Assert.Equal(serializer.Manifest(message), System.Text.Encoding.ASCII.GetString(frame, 4, 2));
+        Assert.Equal(payload, frame[DataParallel.Shared.Transport.DataChannel.HeaderBytes..]);
     }
 
     [Theory]

@@ -19,6 +19,8 @@ public sealed record Configuration(string Key, string Label, Trainer Trainer, IR
         new(OursTwoProcesses, "ours, 2 worker processes x 1 thread (default)", Trainer.Ours, ["--workers", "2"], Distributed: true),
         new(PyTorchDdp, "PyTorch DDP gloo, 2 processes x 1 thread", Trainer.PyTorch, ["--ddp", "2"]),
         new(OursInProcess, "ours, --in-process, 2 workers x 1 thread", Trainer.Ours, ["--in-process", "--workers", "2", "--threads-per-worker", "1"]),
+        new("ours-2p-akka", "ours, 2 worker processes, tensors through Akka.Remote (--no-data-channel)", Trainer.Ours,
+            ["--workers", "2", "--no-data-channel"], Distributed: true),
         new("ours-1x2", "ours, single process, 1 worker x 2 threads", Trainer.Ours, ["--in-process", "--workers", "1", "--threads-per-worker", "2"]),
         new("pt-1t", "PyTorch, 1 process x 1 thread", Trainer.PyTorch, ["--threads", "1"]),
         new("ours-1x1", "ours, single process, 1 worker x 1 thread", Trainer.Ours, ["--in-process", "--workers", "1", "--threads-per-worker", "1"]),
