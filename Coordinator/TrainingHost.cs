@@ -124,7 +124,7 @@ public static class TrainingHost
             settings, launch = Describe(launch), run_id = runId, replicas,
             parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256,
         });
-        using (var model = new SeedNet(settings.Dropout))
+        using (var model = new SeedNet(settings.Dropout, channelsLast: false)) // the summary's hooks see NCHW modules; shapes are the same
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
         PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
         return (run, runId);
@@ -292,7 +292,7 @@ public static class TrainingHost
             ? string.Create(c, $"±{s.AugmentDegrees}° ±{s.AugmentTranslate * 100}%")
             : "off";
         output.WriteLine($"  {workers} x {launch.ThreadsPerWorker} thread{(launch.ThreadsPerWorker == 1 ? "" : "s")} | {sync} "
-            + $"| {s.Optimizer}, {schedule} | augment {augment} | seed {s.Seed}");
+            + $"| {s.Optimizer}, {schedule} | augment {augment} | {(s.ChannelsLast ? "channels-last" : "nchw")} | seed {s.Seed}");
         output.WriteLine($"  run directory {launch.Out}");
         if (launch.Tls is not null)
             output.WriteLine($"  TLS for Akka.Remote with certificate {launch.Tls.Path} (sha256 {launch.Tls.Sha256})");

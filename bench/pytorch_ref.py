@@ -104,6 +104,8 @@ def run(rank, args):
     test_y = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte")).contiguous()
 
     model = seed_net(torch)
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     params = sum(p.numel() for p in model.parameters())
     assert params == 13032, f"the seed model has 13,032 parameters, this one {params}"
     trained = torch.nn.parallel.DistributedDataParallel(model) if args.ddp else model
@@ -121,7 +123,7 @@ def run(rank, args):
         loss_sum = torch.zeros(())
         for step in range(steps):
             batch = order[step * args.batch:(step + 1) * args.batch][rank * share:(rank + 1) * share]
-            x = inputs(torch, train_x[batch], args.augment, generator)
+            x = inputs(torch, train_x[batch], args.augment, generator).contiguous(memory_format=layout)
             y = train_y[batch].long()
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.nll_loss(trained(x), y)
@@ -173,6 +175,7 @@ def main():
     p.add_argument("--pin", action="store_true", help="DDP: pin rank r to CPU r")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True, help="the same light augmentation as train")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--channels-last", action="store_true", help="model and inputs in channels-last (NHWC) memory format")
     p.add_argument("--eval-chunk", type=int, default=500)
     p.add_argument("--no-tunables", action="store_true", help="keep glibc's malloc defaults")
     args = p.parse_args()

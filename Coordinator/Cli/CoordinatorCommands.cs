@@ -33,7 +33,7 @@ public static class CoordinatorCommands
         var command = new Command("summary", "Print the model layer by layer (output shapes and parameters, from a real forward pass)");
         command.SetAction(_ =>
         {
-            using var model = new SeedNet();
+            using var model = new SeedNet(channelsLast: false); // module hooks see the convolutions only in NCHW
             Console.Write(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side));
             return 0;
         });

@@ -62,6 +62,12 @@ public static class TrainCommand
         optimizer.AcceptOnlyFromAmong(Optimizers.Names);
         var schedule = new Option<string>("--schedule") { Description = "onecycle or constant", DefaultValueFactory = _ => d.Schedule };
         schedule.AcceptOnlyFromAmong(TrainSettings.Schedules);
+        var layout = new Option<string>("--layout")
+        {
+            Description = "Memory layout of the activations: channels-last (faster) or nchw; results differ in the bits, not in determinism",
+            DefaultValueFactory = _ => d.ChannelsLast ? "channels-last" : "nchw",
+        };
+        layout.AcceptOnlyFromAmong("channels-last", "nchw");
         var seed = new Option<long>("--seed")
         {
             Description = "Seed of everything random: initialisation, order, augmentation, dropout",
@@ -191,14 +197,14 @@ public static class TrainCommand
         var command = new Command("train", "Train the seed model on MNIST across workers")
         {
             data, epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
-            sync, localSteps, replicas, evalChunk, output,
+            sync, localSteps, replicas, evalChunk, output, layout,
             workers, inProcess, external, threads, host, port, publicHost, token, workerTimeout, straggler, logEvery, verbose,
             resume, checkpointEvery, hold, noTls, dataPort, noDataChannel,
         };
         Option[] fixedByCheckpoint =
         [
             epochs, batch, micro, lr, momentum, weightDecay, optimizer, schedule, seed, limitTrain, limitTest, dropout, noAugment,
-            sync, localSteps, replicas, evalChunk, output,
+            sync, localSteps, replicas, evalChunk, output, layout,
         ];
         tls.AddTo(command);
         command.Validators.Add(r =>
@@ -247,6 +253,7 @@ public static class TrainCommand
                 AugmentDegrees = parse.GetValue(noAugment) ? 0 : d.AugmentDegrees,
                 AugmentTranslate = parse.GetValue(noAugment) ? 0 : d.AugmentTranslate,
                 Sync = parse.GetValue(sync),
+                ChannelsLast = parse.GetValue(layout) == "channels-last",
                 LocalSteps = parse.GetValue(localSteps),
                 Replicas = parse.GetValue(replicas),
                 EvalChunk = parse.GetValue(evalChunk),

@@ -84,7 +84,8 @@ public sealed class TrainingRun
     public int EpochExamples { get; private set; }
     public (double LearningRate, double Momentum) LastSchedule { get; private set; }
 
-    public JobSpec Job(string runId) => new(runId, Settings.Seed, Settings.Dropout, Settings.AugmentDegrees, Settings.AugmentTranslate);
+    public JobSpec Job(string runId) =>
+        new(runId, Settings.Seed, Settings.Dropout, Settings.AugmentDegrees, Settings.AugmentTranslate, Settings.ChannelsLast);
 
     public string Sha256() => StateHash.Sha256(Layout, Parameters, Buffers);
 

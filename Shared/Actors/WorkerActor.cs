@@ -89,7 +89,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         {
             Timers.Cancel("join");
             _job = a.Job;
-            _replica ??= new ModelReplica(a.Job.Dropout);
+            _replica ??= new ModelReplica(a.Job.Dropout, a.Job.ChannelsLast);
             _coordinator = Sender;
             Context.Watch(_coordinator);
             _log.Info("Worker {0} joined run {1} ({2} threads)", _options.WorkerId, a.Job.RunId, _options.Threads);
@@ -227,7 +227,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _log.Error(e, "Worker {0} failed on {1}", _options.WorkerId, unit);
             Reply(new UnitFailed(unit, $"{e.GetType().Name}: {e.Message}"));
             _replica?.Dispose();
-            _replica = new ModelReplica(_job!.Dropout);
+            _replica = new ModelReplica(_job!.Dropout, _job.ChannelsLast);
             _loadedVersion = -1;
             _prefetched.Clear();
             result = default!;

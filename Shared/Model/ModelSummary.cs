@@ -40,6 +40,9 @@ public sealed class ModelSummary
     /// <param name="inputShape">One example's shape, without the batch dimension (for MNIST: 1, 28, 28).</param>
     public static ModelSummary Of(nn.Module<Tensor, Tensor> model, params long[] inputShape)
     {
+        // A channels-last SeedNet convolves through the functional API, which module hooks never see.
+        if (model is SeedNet { IsChannelsLast: true })
+            throw new ArgumentException("summarise a SeedNet built with channelsLast: false (its layers' shapes are the same)", nameof(model));
         var layers = new List<LayerSummary>();
         var hooks = new List<Action>();
         var counts = new Dictionary<string, int>();

@@ -41,8 +41,14 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     /// </summary>
     public static readonly object GlobalGeneratorGate = new();
 
-    public SeedNet(double dropout = DefaultDropout) : base(nameof(SeedNet))
+    private readonly bool _channelsLast;
+
+    /// <summary>Whether activations are computed in channels-last memory (<see cref="ChannelsLast"/>).</summary>
+    public bool IsChannelsLast => _channelsLast;
+
+    public SeedNet(double dropout = DefaultDropout, bool channelsLast = true) : base(nameof(SeedNet))
     {
+        _channelsLast = channelsLast;
         lock (GlobalGeneratorGate)
         {
             conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(); bn1 = new BatchNorm2d(Channels);
@@ -72,14 +78,14 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// A convolution, on channels-last weights when <see cref="ChannelsLast"/> is on: libtorch then gives its
+    /// A convolution, on channels-last weights in a channels-last model: libtorch then gives its
     /// output, and so every layer after it, channels-last strides, and oneDNN skips the reorders between
     /// layouts around each convolution. The weight itself stays a contiguous parameter, so its gradient,
     /// the state dict and everything that reads them are unchanged.
     /// </summary>
-    private static Tensor Conv(Conv2d conv, Tensor x)
+    private Tensor Conv(Conv2d conv, Tensor x)
     {
-        if (!ChannelsLast.Enabled) return conv.call(x);
+        if (!_channelsLast) return conv.call(x);
         var weight = ChannelsLast.Of(conv.weight!);
         return nn.functional.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups);
     }
@@ -87,6 +93,9 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         x = Conv(conv1, x);
+        // With one input channel libtorch convolves in NCHW whatever the weights' layout: turned here, so that every
+        // BatchNorm sees one layout forwards and backwards (a mix sends its backward down a slow element-wise path).
+        if (_channelsLast) x = ChannelsLast.Of(x);
         x = relu1.call(x);
         x = bn1.call(x);
         x = Conv(conv2, x);

@@ -11,7 +11,8 @@ public sealed record JoinChallenge(string WorkerId, byte[] Nonce) : IProtocolMes
 public sealed record JoinProof(string WorkerId, byte[] Proof) : IProtocolMessage;
 
 /// <summary>What every worker needs to compute exactly what the coordinator expects.</summary>
-public sealed record JobSpec(string RunId, long Seed, double Dropout, double AugmentDegrees, double AugmentTranslate) : IProtocolMessage;
+public sealed record JobSpec(string RunId, long Seed, double Dropout, double AugmentDegrees, double AugmentTranslate, bool ChannelsLast = true)
+    : IProtocolMessage;
 
 /// <summary>
 /// Coordinator -> worker: accepted, with the job and HMAC(token, worker's nonce) when the run has a token; and, for a

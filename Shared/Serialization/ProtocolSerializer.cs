@@ -171,9 +171,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
     private static void Write(WireWriter w, JobSpec job)
     {
         w.String(job.RunId); w.Int64(job.Seed); w.Float64(job.Dropout); w.Float64(job.AugmentDegrees); w.Float64(job.AugmentTranslate);
+        w.Int32(job.ChannelsLast ? 1 : 0);
     }
 
-    private static JobSpec ReadJob(ref WireReader r) => new(r.String(), r.Int64(), r.Float64(), r.Float64(), r.Float64());
+    private static JobSpec ReadJob(ref WireReader r) => new(r.String(), r.Int64(), r.Float64(), r.Float64(), r.Float64(), r.Int32() != 0);
 
     private static void Write(WireWriter w, UnitId unit)
     {

@@ -34,6 +34,11 @@ public sealed record TrainSettings
     /// <summary>--sync params: how many model replicas train side by side (0: one per worker at the start).</summary>
     public int Replicas { get; init; }
     public int EvalChunk { get; init; } = 500;
+    /// <summary>
+    /// --layout: activations in channels-last memory (the default) or NCHW. Both are deterministic; they differ in the
+    /// bits (other kernels), so a run keeps its layout, and a checkpoint written before the setting existed is NCHW.
+    /// </summary>
+    public bool ChannelsLast { get; init; } = true;
 
     public static readonly string[] Schedules = ["onecycle", "constant"];
 

@@ -21,9 +21,9 @@ public sealed class ModelReplica : IDisposable
     private readonly ModelState _state;
     private readonly Generator _generator = new(0);
 
-    public ModelReplica(double dropout = SeedNet.DefaultDropout)
+    public ModelReplica(double dropout = SeedNet.DefaultDropout, bool channelsLast = true)
     {
-        _model = new SeedNet(dropout);
+        _model = new SeedNet(dropout, channelsLast);
         _model.UseGenerator(_generator);
         _state = new ModelState(_model);
     }

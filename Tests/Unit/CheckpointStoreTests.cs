@@ -28,6 +28,39 @@ public sealed class CheckpointStoreTests
     }
 
     [Fact]
+    public void The_layout_is_kept_and_a_checkpoint_from_before_layouts_existed_resumes_in_nchw()
+    {
+        Assert.True(CheckpointFile.Decode(CheckpointFile.Encode(At(1, 0)), "x").Settings.ChannelsLast);
+        var nchw = At(1, 0) with { Settings = new TrainSettings { ChannelsLast = false } };
+        Assert.False(CheckpointFile.Decode(CheckpointFile.Encode(nchw), "x").Settings.ChannelsLast);
+
+        // The same checkpoint as the previous version wrote it: its settings without "channels_last".
+        var old = WithoutLayout(CheckpointFile.Encode(At(1, 0)));
+        Assert.False(CheckpointFile.Decode(old, "x").Settings.ChannelsLast);
+        Assert.Equal(At(1, 0).Parameters, CheckpointFile.Decode(old, "x").Parameters);
+    }
+
+    /// <summary>The checkpoint with "channels_last": true removed from its JSON header (length prefix and checksum fixed).</summary>
+    private static byte[] WithoutLayout(byte[] bytes)
+    {
+        var magicLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes);
+        var headerAt = 4 + magicLength;
+        var headerLength = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(headerAt));
+        var header = System.Text.Encoding.UTF8.GetString(bytes, headerAt + 4, headerLength);
+        var stripped = System.Text.Encoding.UTF8.GetBytes(
+            System.Text.RegularExpressions.Regex.Replace(header, @",\s*""channels_last"": true", ""));
+        Assert.True(stripped.Length < headerLength, header);
+        var body = new List<byte>();
+        body.AddRange(bytes.AsSpan(0, headerAt).ToArray());
+        var length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, stripped.Length);
+        body.AddRange(length);
+        body.AddRange(stripped);
+        body.AddRange(bytes.AsSpan(headerAt + 4 + headerLength, bytes.Length - 32 - (headerAt + 4 + headerLength)).ToArray());
+        return [.. body, .. System.Security.Cryptography.SHA256.HashData(body.ToArray())];
+    }
+
+    [Fact]
     public void Epochs_past_999_sort_as_numbers()
     {
         var store = new CheckpointStore(_dir);

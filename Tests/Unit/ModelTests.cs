@@ -34,7 +34,8 @@ public sealed class ModelTests
     [Fact]
     public void Summary_has_the_seed_models_totals_and_shapes()
     {
-        using var model = new SeedNet();
+        using var model = new SeedNet(channelsLast: false);
+        using (var channelsLast = new SeedNet()) Assert.Throws<ArgumentException>(() => ModelSummary.Of(channelsLast, 1, 28, 28));
         var summary = ModelSummary.Of(model, 1, 28, 28);
         Assert.Equal(13_032, summary.TotalParameters);
         Assert.Equal(13_032, summary.TrainableParameters);

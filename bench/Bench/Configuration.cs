@@ -16,9 +16,12 @@ public sealed record Configuration(string Key, string Label, Trainer Trainer, IR
     public static readonly IReadOnlyList<Configuration> All =
     [
         new(PyTorchTwoThreads, "PyTorch, 1 process x 2 threads", Trainer.PyTorch, ["--threads", "2"]),
+        new("pt-2t-cl", "PyTorch, 1 process x 2 threads, channels-last", Trainer.PyTorch, ["--threads", "2", "--channels-last"]),
         new(OursTwoProcesses, "ours, 2 worker processes x 1 thread (default)", Trainer.Ours, ["--workers", "2"], Distributed: true),
         new(PyTorchDdp, "PyTorch DDP gloo, 2 processes x 1 thread", Trainer.PyTorch, ["--ddp", "2"]),
+        new("pt-ddp-cl", "PyTorch DDP gloo, 2 processes x 1 thread, channels-last", Trainer.PyTorch, ["--ddp", "2", "--channels-last"]),
         new(OursInProcess, "ours, --in-process, 2 workers x 1 thread", Trainer.Ours, ["--in-process", "--workers", "2", "--threads-per-worker", "1"]),
+        new("ours-2p-nchw", "ours, 2 worker processes, --layout nchw", Trainer.Ours, ["--workers", "2", "--layout", "nchw"], Distributed: true),
         new("ours-2p-akka", "ours, 2 worker processes, tensors through Akka.Remote (--no-data-channel)", Trainer.Ours,
             ["--workers", "2", "--no-data-channel"], Distributed: true),
         new("ours-1x2", "ours, single process, 1 worker x 2 threads", Trainer.Ours, ["--in-process", "--workers", "1", "--threads-per-worker", "2"]),

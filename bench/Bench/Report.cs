@@ -121,9 +121,12 @@ public sealed record Report(
         var two = MedianImagesPerSecond(Configuration.OursTwoProcesses);
         md.AppendLine("## Targets of issue 12").AppendLine();
         if (Busy) md.AppendLine("Measured on a busy machine (see above): indicative only.").AppendLine();
-        Target(md, "2 worker processes >= 1.0x PyTorch single process (2 threads)",
-            two / MedianImagesPerSecond(Configuration.PyTorchTwoThreads), 1.0, "x");
-        Target(md, "2 worker processes >= 1.2x PyTorch DDP 2x1", two / MedianImagesPerSecond(Configuration.PyTorchDdp), 1.2, "x");
+        // PyTorch at its best settings: the faster of its NCHW and channels-last rows (when both ran).
+        double? Best(string key) =>
+            MedianImagesPerSecond(key + "-cl") is { } cl ? Math.Max(cl, MedianImagesPerSecond(key) ?? 0) : MedianImagesPerSecond(key);
+        Target(md, "2 worker processes >= 1.0x PyTorch single process (2 threads, its better layout)",
+            two / Best(Configuration.PyTorchTwoThreads), 1.0, "x");
+        Target(md, "2 worker processes >= 1.2x PyTorch DDP 2x1 (its better layout)", two / Best(Configuration.PyTorchDdp), 1.2, "x");
         Target(md, "2 worker processes >= 0.95x our --in-process", two / MedianImagesPerSecond(Configuration.OursInProcess), 0.95, "x");
         var key = Configuration.OursTwoProcesses;
         Target(md, "evaluation of the 10,000 test images < 0.3 s (2 worker processes)",

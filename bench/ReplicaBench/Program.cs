@@ -1,6 +1,6 @@
 // Times one model replica's forward and backward per micro-batch, and the evaluation of the test set, on real
 // MNIST, and prints a SHA-256 of every gradient and buffer it produced: equal hashes mean a change kept the bits.
-//   bench/ReplicaBench/bin/Release/net10.0/ReplicaBench [units] [threads] [micro-batch] [augment 0|1]
+//   bench/ReplicaBench/bin/Release/net10.0/ReplicaBench [units] [threads] [micro-batch] [augment 0|1] [layout channels-last|nchw]
 using System.Diagnostics;
 using System.Security.Cryptography;
 using DataParallel.Shared.Data;
@@ -13,6 +13,7 @@ var units = args.Length > 0 ? int.Parse(args[0]) : 300;
 var threads = args.Length > 1 ? int.Parse(args[1]) : 1;
 var micro = args.Length > 2 ? int.Parse(args[2]) : 64;
 var augment = args.Length > 3 ? args[3] == "1" : true;
+var channelsLast = args.Length <= 4 || args[4] != "nchw";
 var data = Environment.GetEnvironmentVariable("MNIST") ?? "data/mnist";
 
 TorchRuntime.Configure(threads);
@@ -20,7 +21,7 @@ if (Environment.GetEnvironmentVariable("PIN_CPU") is { } cpu) CpuAffinity.PinPro
 var train = MnistDataset.Load(data, MnistSplit.Train);
 var test = MnistDataset.Load(data, MnistSplit.Test);
 torch.manual_seed((long)(SeedSequence.Derive(1, SeedPurpose.Init) & long.MaxValue));
-using var replica = new ModelReplica();
+using var replica = new ModelReplica(channelsLast: channelsLast);
 var parameters = replica.ReadParameters();
 var buffers = replica.ReadBuffers();
 var augmentation = augment ? Augmentation.Light : Augmentation.None;
@@ -69,7 +70,7 @@ for (var start = 0; start < test.Count; start += 500)
 var evalSeconds = evalWatch.Elapsed.TotalSeconds;
 var firstTenth = times.Take(times.Count / 10).Average();
 var lastTenth = times.Skip(times.Count - times.Count / 10).Average();
-Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}: mean {times.Average():F2} ms, "
+Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}, {(channelsLast ? "channels-last" : "nchw")}: mean {times.Average():F2} ms, "
     + $"median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, "
     + $"first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s; process CPU {cpuMs:F2} ms per unit");
 Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); "
