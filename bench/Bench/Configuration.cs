@@ -26,6 +26,7 @@ public sealed record Configuration(string Key, string Label, Trainer Trainer, IR
             ["--workers", "2", "--no-data-channel"], Distributed: true),
         new("ours-1x2", "ours, single process, 1 worker x 2 threads", Trainer.Ours, ["--in-process", "--workers", "1", "--threads-per-worker", "2"]),
         new("pt-1t", "PyTorch, 1 process x 1 thread", Trainer.PyTorch, ["--threads", "1"]),
+        new("pt-1t-cl", "PyTorch, 1 process x 1 thread, channels-last", Trainer.PyTorch, ["--threads", "1", "--channels-last"]),
         new("ours-1x1", "ours, single process, 1 worker x 1 thread", Trainer.Ours, ["--in-process", "--workers", "1", "--threads-per-worker", "1"]),
         new("ours-1p", "ours, 1 worker process x 2 threads", Trainer.Ours, ["--workers", "1", "--threads-per-worker", "2"], Distributed: true),
         new("ours-3p", "ours, 3 worker processes x 1 thread (unpinned)", Trainer.Ours, ["--workers", "3", "--threads-per-worker", "1"],
