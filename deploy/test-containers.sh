@@ -139,5 +139,9 @@ for i in 1 2; do
   # Workers leave when the coordinator finishes; each must exit on its own.
   wcode="$(podman wait "$prefix-worker-$i")"
   [ "$wcode" = 0 ] || { podman logs "$prefix-worker-$i" >&2; fail "worker-$i exited $wcode"; }
+  # The step's tensors travelled on its data channel to coordinator:4054, not through Akka.Remote.
+  podman logs "$prefix-worker-$i" >"$work/worker-$i.log" 2>&1
+  if grep -q "no data channel" "$work/worker-$i.log"; then cat "$work/worker-$i.log" >&2; fail "worker-$i could not open its data channel"; fi
 done
+grep -q "data channel listening at 0.0.0.0:4054 (TLS" "$work/coordinator.log" || { cat "$work/coordinator.log" >&2; fail "no data port 4054"; }
 say "ok: sha256 $actual in containers equals the loopback run's; whole container step took $((SECONDS - started))s"

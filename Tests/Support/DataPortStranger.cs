@@ -61,7 +61,8 @@ public static partial class DataPortStranger
         return open;
     }
 
-    private static async Task<bool> Closed(Stream stream, TimeSpan within)
+    /// <summary>True when the other end closes the connection (end of stream or a reset) within the time given.</summary>
+    public static async Task<bool> Closed(Stream stream, TimeSpan within)
     {
         using var deadline = new CancellationTokenSource(within);
         var buffer = new byte[64];

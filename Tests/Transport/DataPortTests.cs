@@ -84,24 +84,7 @@ public sealed class DataPortTests : TestKit
     }
 
     /// <summary>True when the port closes the connection (end of stream or a reset) within the time given.</summary>
-    private static async Task<bool> ClosedByPort(Stream stream, TimeSpan within)
-    {
-        using var deadline = new CancellationTokenSource(within);
-        var buffer = new byte[256];
-        try
-        {
-            while (await stream.ReadAsync(buffer, deadline.Token) > 0) { }
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
+    private static Task<bool> ClosedByPort(Stream stream, TimeSpan within) => DataPortStranger.Closed(stream, within);
 
     [Fact]
     public void A_worker_with_its_ticket_gets_a_channel_both_ways_and_its_replies_arrive_in_its_name()
