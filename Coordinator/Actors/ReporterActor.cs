@@ -85,7 +85,7 @@ public sealed class ReporterActor : ReceiveActor
         {
             _over = true;
             Record(() => _files.WriteResult(c.Result));
-            WriteThroughputAndPlots();
+            WriteThroughputAndPlots(final: true);
             _console.EndProgress();
             // A run whose files are incomplete has no result to announce, only the failure (which may predate the end).
             if (_failure is not null) ErrorLine($"error: {_failure}");
@@ -95,7 +95,7 @@ public sealed class ReporterActor : ReceiveActor
         {
             _over = true;
             // What was measured up to the failure is worth keeping: Workers.png shows a crash best.
-            WriteThroughputAndPlots();
+            WriteThroughputAndPlots(final: true);
             _console.EndProgress();
             ErrorLine($"error: {f.Error}");
             // Most often the same cause (a full disk fails the checkpoint, then throughput.csv): one error, this as a warning.
@@ -124,9 +124,9 @@ public sealed class ReporterActor : ReceiveActor
         if (_progress.Started) _console.Show(_progress);
     }
 
-    private void WriteThroughputAndPlots()
+    private void WriteThroughputAndPlots(bool final = false)
     {
-        var samples = _throughput.Samples(_clock());
+        var samples = _throughput.Samples(_clock(), final);
         Record(() => _files.WriteThroughput(samples));
         if (_failure is not null) return;
         RunPlots plots;

@@ -3,8 +3,9 @@ namespace DataParallel.Coordinator.Reporting;
 /// <summary>
 /// Training images each worker finished per window of time since the run started: throughput.csv and Workers.png.
 /// A worker has a sample for every window it was a member during, zero when it finished nothing, so a stall or a
-/// crash shows as a drop and a leave as the end of its line. Only closed windows are reported: an open one would
-/// read low.
+/// crash shows as a drop and a leave as the end of its line. Only closed windows are reported while the run goes on
+/// (an open one would read low); at its end, the last window is closed by the end itself and reported over the time
+/// it lasted, so a run shorter than a window still has its throughput.
 /// </summary>
 public sealed class ThroughputLog(TimeSpan window)
 {
@@ -29,15 +30,23 @@ public sealed class ThroughputLog(TimeSpan window)
         worker.Images[index] = worker.Images.GetValueOrDefault(index) + images;
     }
 
-    /// <summary>Every closed window before <paramref name="now"/>, by time and then worker.</summary>
-    public IReadOnlyList<ThroughputSample> Samples(TimeSpan now)
+    /// <summary>
+    /// Every closed window before <paramref name="now"/>, by time and then worker; with <paramref name="final"/> (the
+    /// run ended at <paramref name="now"/>) also the window the end falls in, over its part up to the end.
+    /// </summary>
+    public IReadOnlyList<ThroughputSample> Samples(TimeSpan now, bool final = false)
     {
         var open = WindowOf(now);
         var seconds = Window.TotalSeconds;
+        var partial = (now - TimeSpan.FromTicks(open * Window.Ticks)).TotalSeconds;
         var samples = new List<ThroughputSample>();
         foreach (var (id, worker) in _workers)
+        {
             foreach (var index in worker.MemberWindows(before: open))
                 samples.Add(new ThroughputSample((index + 1) * seconds, id, worker.Images.GetValueOrDefault(index) / seconds));
+            if (final && partial > 0 && worker.MemberWindows(before: open + 1).Contains(open))
+                samples.Add(new ThroughputSample(now.TotalSeconds, id, worker.Images.GetValueOrDefault(open) / partial));
+        }
         return samples.OrderBy(s => s.Seconds).ThenBy(s => s.Worker, StringComparer.Ordinal).ToList();
     }
 

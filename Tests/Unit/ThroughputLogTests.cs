@@ -36,6 +36,33 @@ public sealed class ThroughputLogTests
     }
 
     [Fact]
+    public void At_the_end_the_last_window_counts_over_the_part_of_it_that_was_run()
+    {
+        // A whole run inside one window (a short run on a fast machine): nothing is closed before the end.
+        var log = new ThroughputLog(S(1));
+        log.Joined("w1", S(3.1));
+        log.Joined("w2", S(3.2));
+        log.Completed("w1", S(3.3), 64);
+        log.Completed("w2", S(3.4), 64);
+        log.Completed("w1", S(3.5), 64);
+        Assert.Empty(log.Samples(S(3.75)));
+        var final = log.Samples(S(3.75), final: true);
+        Assert.Equal([("w1", 3.75), ("w2", 3.75)], final.Select(s => (s.Worker, s.Seconds)));
+        Assert.Equal(128 / 0.75, final[0].ImagesPerSecond, 6);
+        Assert.Equal(64 / 0.75, final[1].ImagesPerSecond, 6);
+
+        // A worker that left in an earlier window has no sample for the last one; closed windows are as before.
+        var longer = new ThroughputLog(S(1));
+        longer.Joined("w1", S(0));
+        longer.Joined("w2", S(0));
+        longer.Completed("w2", S(0.5), 10);
+        longer.Left("w2", S(1.5));
+        longer.Completed("w1", S(2.5), 30);
+        Assert.Equal([new(1, "w1", 0), new(1, "w2", 10), new(2, "w1", 0), new(2, "w2", 0), new(2.5, "w1", 60)],
+            longer.Samples(S(2.5), final: true));
+    }
+
+    [Fact]
     public void Units_of_a_worker_never_announced_still_count()
     {
         var log = new ThroughputLog(S(1));
