@@ -50,6 +50,7 @@ public static class WorkerHost
                 """;
             var config = ClusterConfig.Node(ClusterConfig.WorkerRole, options.Endpoint, [seed], ClusterConfig.RoleFile("worker.hocon"), extra);
             var exit = new TaskCompletionSource<(WorkerExit, string)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var abandoned = false;
             var system = ClusterConfig.Start(config, options.Tls);
             try
             {
@@ -72,7 +73,11 @@ public static class WorkerHost
                     output.WriteLine($"worker {options.WorkerId} is up in the cluster of {options.SeedHost}:{options.SeedPort} "
                         + $"({options.Threads} thread{(options.Threads == 1 ? "" : "s")})");
                 });
-                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, ParentGone(options.ParentPid, cancel));
+                var parentGone = ParentGone(options.ParentPid, cancel);
+                var finished = await Task.WhenAny(exit.Task, system.WhenTerminated, parentGone);
+                // The launching coordinator is dead: there is no leader to leave gracefully to (that only waits out
+                // the cluster-exiting phase's 10 s), so the node downs itself and stops.
+                abandoned = finished == parentGone && !cancel.IsCancellationRequested;
                 // A handshake that failed (the coordinator presents another certificate, or refuses ours) will fail
                 // again: retrying for --rejoin-timeout would only hide that. Akka stops the whole system on it, so the worker actor may
                 // have ended first, reporting only that it stopped: ask the system why.
@@ -104,6 +109,12 @@ public static class WorkerHost
             }
             finally
             {
+                if (abandoned)
+                {
+                    // Downed by itself, the node skips waiting for a leader to see it leave.
+                    var cluster = Akka.Cluster.Cluster.Get(system);
+                    cluster.Down(cluster.SelfAddress);
+                }
                 await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
                 await system.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             }
