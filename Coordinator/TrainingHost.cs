@@ -7,7 +7,6 @@ using DataParallel.Coordinator.Launch;
 using DataParallel.Coordinator.Reporting;
 using DataParallel.Coordinator.Training;
 using DataParallel.Coordinator.Transport;
-using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Actors;
 using DataParallel.Shared.Cluster;
@@ -208,9 +207,9 @@ public static class TrainingHost
     private static DataPort? StartDataPort(ActorSystem system, LaunchSettings launch, RunConsole console)
     {
         if (!launch.DataChannel || launch.Mode == WorkerMode.InProcess) return null;
-        var serializer = (ProtocolSerializer)system.Serialization.FindSerializerForType(typeof(ComputeGradients));
+        var serializer = ProtocolSerializer.Of(system);
         void Warn(string message) => system.Log.Warning("{0}", message);
-        var address = BindAddress(launch.Host);
+        var address = BindAddress(launch.Host) ?? System.Net.Dns.GetHostAddresses(launch.Host).First();
         var wanted = launch.DataPort ?? (launch.Port is > 0 and < 65535 ? launch.Port + 1 : 0);
         DataPort port;
         try
@@ -231,10 +230,9 @@ public static class TrainingHost
         return port;
     }
 
-    private static System.Net.IPAddress BindAddress(string host) =>
-        host == "localhost" ? System.Net.IPAddress.Loopback
-        : System.Net.IPAddress.TryParse(host, out var address) ? address
-        : System.Net.Dns.GetHostAddresses(host).First();
+    /// <summary>The address to bind for --host: loopback for "localhost", an IP as given, else null (a host name).</summary>
+    private static System.Net.IPAddress? BindAddress(string host) =>
+        host == "localhost" ? System.Net.IPAddress.Loopback : System.Net.IPAddress.TryParse(host, out var address) ? address : null;
 
     /// <summary>Workers in the chosen mode: actors in this system, local processes, or instructions for external ones.</summary>
     private static LocalWorkerProcesses? StartWorkers(ActorSystem system, LaunchSettings launch, Address self, RunConsole console)
@@ -316,15 +314,15 @@ public static class TrainingHost
 
     private static bool PortIsFree(string host, int port)
     {
+        // A host name: let Akka resolve it and report.
+        if (BindAddress(host) is not { } address) return true;
         try
         {
-            var address = host == "localhost" ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(host);
             var probe = new System.Net.Sockets.TcpListener(address, port);
             probe.Start();
             probe.Stop();
             return true;
         }
         catch (System.Net.Sockets.SocketException) { return false; }
-        catch (FormatException) { return true; } // a host name: let Akka resolve it and report
     }
 }

@@ -119,7 +119,6 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<WorkerLost>(l =>
         {
-            if (_scheduler.Workers.FirstOrDefault(w => w.Id == l.WorkerId) is { } lost) _dataPort?.Forget(lost.Ref);
             Apply(_scheduler.Remove(l.WorkerId, l.Reason, DateTime.UtcNow));
             if (_scheduler.Workers.Count == 0) NoticeWaiting(force: true);
         });
@@ -162,11 +161,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         foreach (var (to, message) in effects.Sends)
             if (_dataPort is null || !_dataPort.TrySend(to.Ref, message)) to.Ref.Tell(message, Self);
         foreach (var report in effects.Reports) _reporter.Tell(report);
-        foreach (var worker in effects.Downed)
-        {
-            _dataPort?.Forget(worker.Ref);
-            _membership.Tell(new Down(worker));
-        }
+        foreach (var worker in effects.Downed) _membership.Tell(new Down(worker));
         if (effects.Failure is { } failure) Fail(failure.Reason, failure.ExitCode);
         else if (effects.Trained is { } step)
         {

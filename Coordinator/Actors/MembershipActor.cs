@@ -207,9 +207,12 @@ public sealed class MembershipActor : ReceiveActor, IWithTimers
         Context.Parent.Tell(new WorkerLost(id, reason));
     }
 
+    /// <summary>Out of the run, whichever way it left: unwatched, and its data-channel ticket and channel void.</summary>
     private void Forget(string id)
     {
-        if (_members.Remove(id, out var actor)) Context.Unwatch(actor);
+        if (!_members.Remove(id, out var actor)) return;
+        Context.Unwatch(actor);
+        _dataPort?.Forget(actor);
     }
 
     private void DownNode(Address address)

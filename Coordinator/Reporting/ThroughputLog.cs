@@ -41,12 +41,11 @@ public sealed class ThroughputLog(TimeSpan window)
         var partial = (now - TimeSpan.FromTicks(open * Window.Ticks)).TotalSeconds;
         var samples = new List<ThroughputSample>();
         foreach (var (id, worker) in _workers)
-        {
-            foreach (var index in worker.MemberWindows(before: open))
-                samples.Add(new ThroughputSample((index + 1) * seconds, id, worker.Images.GetValueOrDefault(index) / seconds));
-            if (final && partial > 0 && worker.MemberWindows(before: open + 1).Contains(open))
-                samples.Add(new ThroughputSample(now.TotalSeconds, id, worker.Images.GetValueOrDefault(open) / partial));
-        }
+            foreach (var index in worker.MemberWindows(before: open + 1))
+                if (index < open)
+                    samples.Add(new ThroughputSample((index + 1) * seconds, id, worker.Images.GetValueOrDefault(index) / seconds));
+                else if (final && partial > 0)
+                    samples.Add(new ThroughputSample(now.TotalSeconds, id, worker.Images.GetValueOrDefault(open) / partial));
         return samples.OrderBy(s => s.Seconds).ThenBy(s => s.Worker, StringComparer.Ordinal).ToList();
     }
 

@@ -64,12 +64,6 @@ public static class CheckpointFile
         return [.. body, .. SHA256.HashData(body)];
     }
 
-    private static bool HasLayout(byte[] json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.TryGetProperty("settings", out var settings) && settings.TryGetProperty("channels_last", out _);
-    }
-
     public static Checkpoint Decode(byte[] bytes, string path)
     {
         if (bytes.Length < Magic.Length + 4 + HashLength)
@@ -82,11 +76,11 @@ public static class CheckpointFile
             var r = new WireReader(body);
             if (!r.Bytes().AsSpan().SequenceEqual(Magic))
                 throw new CheckpointException(path, "not a checkpoint of this trainer (wrong magic number)");
-            var json = r.Bytes();
-            var header = JsonSerializer.Deserialize<Checkpoint>(json, TrainSettings.Json)
-                ?? throw new CheckpointException(path, "empty header");
+            using var json = JsonDocument.Parse(r.Bytes());
+            var header = json.Deserialize<Checkpoint>(TrainSettings.Json) ?? throw new CheckpointException(path, "empty header");
             // Written before runs had a layout: they computed in NCHW, and must go on so to end with the same bits.
-            if (!HasLayout(json)) header = header with { Settings = header.Settings with { ChannelsLast = false } };
+            if (!(json.RootElement.TryGetProperty("settings", out var settings) && settings.TryGetProperty("channels_last", out _)))
+                header = header with { Settings = header.Settings with { ChannelsLast = false } };
             var parameters = r.Floats();
             var buffers = r.Floats();
             var state = new float[r.Length(4)][];

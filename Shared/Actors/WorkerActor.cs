@@ -142,7 +142,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private void OpenDataChannel(DataTarget data, int port, byte[] ticket)
     {
         var (self, coordinator) = (Self, _coordinator!);
-        var serializer = (ProtocolSerializer)Context.System.Serialization.FindSerializerForType(typeof(ComputeGradients));
+        var serializer = ProtocolSerializer.Of(Context.System);
         var where = $"{data.Host}:{port}";
         DataChannelHello.ConnectAsync(data.Host, port, data.Tls, ticket, serializer,
                 message => self.Tell(message, coordinator), (channel, why) => self.Tell(new DataChannelClosed(channel, why)), data.Timeout)

@@ -16,6 +16,10 @@ public sealed class ProtocolSerializer(ExtendedActorSystem system) : SerializerW
 
     public override int Identifier => Id;
 
+    /// <summary>The instance the actor system bound to the protocol (what frames outside Akka.Remote are encoded with).</summary>
+    public static ProtocolSerializer Of(ActorSystem system) =>
+        (ProtocolSerializer)system.Serialization.FindSerializerForType(typeof(IProtocolMessage));
+
     public override string Manifest(object o) => o switch
     {
         JoinRequest => "JQ",
