@@ -11,6 +11,18 @@ namespace DataParallel.Shared.Model;
 /// </summary>
 public static class ChannelsLast
 {
-    /// <summary>The same values with NHWC strides (a copy; the autograd graph leads back to <paramref name="nchw"/>).</summary>
-    public static Tensor Of(Tensor nchw) => nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+    /// <summary>
+    /// The same values with NHWC strides. With one channel the two layouts are the same memory, so a contiguous
+    /// tensor is only re-strided (a view: libtorch reads the strides, and would otherwise call it NCHW, to pick
+    /// its kernels); otherwise a copy. Either way the autograd graph leads back to <paramref name="nchw"/>.
+    /// </summary>
+    public static Tensor Of(Tensor nchw)
+    {
+        if (nchw.dim() == 4 && nchw.shape[1] == 1 && nchw.is_contiguous())
+        {
+            var (h, w) = (nchw.shape[2], nchw.shape[3]);
+            return nchw.as_strided(nchw.shape, [h * w, 1, w, 1]);
+        }
+        return nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+    }
 }

@@ -92,10 +92,10 @@ public sealed class SeedNet : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        x = Conv(conv1, x);
-        // With one input channel libtorch convolves in NCHW whatever the weights' layout: turned here, so that every
-        // BatchNorm sees one layout forwards and backwards (a mix sends its backward down a slow element-wise path).
+        // The images (one channel) are re-strided, not copied: then conv1 convolves channels-last and every BatchNorm
+        // sees one layout forwards and backwards (a mix sends the backward down a slow element-wise path).
         if (_channelsLast) x = ChannelsLast.Of(x);
+        x = Conv(conv1, x);
         x = relu1.call(x);
         x = bn1.call(x);
         x = Conv(conv2, x);

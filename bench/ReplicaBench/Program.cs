@@ -70,7 +70,8 @@ for (var start = 0; start < test.Count; start += 500)
 var evalSeconds = evalWatch.Elapsed.TotalSeconds;
 var firstTenth = times.Take(times.Count / 10).Average();
 var lastTenth = times.Skip(times.Count - times.Count / 10).Average();
-Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}, {(channelsLast ? "channels-last" : "nchw")}: mean {times.Average():F2} ms, "
+var layout = channelsLast ? "channels-last" : "nchw";
+Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment {augment}, {layout}: mean {times.Average():F2} ms, "
     + $"median {sorted[sorted.Length / 2]:F2}, p95 {sorted[(int)(sorted.Length * 0.95)]:F2}, "
     + $"first/last tenth {firstTenth:F2}/{lastTenth:F2} ms = {micro * 1000 / times.Average():F0} img/s; process CPU {cpuMs:F2} ms per unit");
 Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); "
