@@ -51,19 +51,19 @@ public sealed class SeedNet : Module<Tensor, Tensor>
         _channelsLast = channelsLast;
         lock (GlobalGeneratorGate)
         {
-            conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(); bn1 = new BatchNorm2d(Channels);
-            conv2 = Conv2d(Channels, Channels, 3, padding: 1); relu2 = ReLU(); bn2 = new BatchNorm2d(Channels);
+            conv1 = Conv2d(1, Channels, 3, padding: 1); relu1 = ReLU(inplace: true); bn1 = new BatchNorm2d(Channels);
+            conv2 = Conv2d(Channels, Channels, 3, padding: 1); relu2 = ReLU(inplace: true); bn2 = new BatchNorm2d(Channels);
             pool1 = AvgPool2d(2); drop1 = new SeededDropout(dropout);
 
-            conv3 = Conv2d(Channels, Channels, 3, padding: 1); relu3 = ReLU(); bn3 = new BatchNorm2d(Channels);
-            conv4 = Conv2d(Channels, Channels, 3, padding: 1); relu4 = ReLU(); bn4 = new BatchNorm2d(Channels);
+            conv3 = Conv2d(Channels, Channels, 3, padding: 1); relu3 = ReLU(inplace: true); bn3 = new BatchNorm2d(Channels);
+            conv4 = Conv2d(Channels, Channels, 3, padding: 1); relu4 = ReLU(inplace: true); bn4 = new BatchNorm2d(Channels);
             pool2 = AvgPool2d(2); drop2 = new SeededDropout(dropout);
 
-            conv5 = Conv2d(Channels, Channels, 3, padding: 1); relu5 = ReLU(); bn5 = new BatchNorm2d(Channels);
-            conv6 = Conv2d(Channels, Channels, 3, padding: 1); relu6 = ReLU(); bn6 = new BatchNorm2d(Channels);
+            conv5 = Conv2d(Channels, Channels, 3, padding: 1); relu5 = ReLU(inplace: true); bn5 = new BatchNorm2d(Channels);
+            conv6 = Conv2d(Channels, Channels, 3, padding: 1); relu6 = ReLU(inplace: true); bn6 = new BatchNorm2d(Channels);
             pool3 = AvgPool2d(2); drop3 = new SeededDropout(dropout);
 
-            conv7 = Conv2d(Channels, Classes, 1); relu7 = ReLU();
+            conv7 = Conv2d(Channels, Classes, 1); relu7 = ReLU(inplace: true);
             flatten = Flatten(); fc = Linear(Classes * 3 * 3, Classes); logSoftmax = LogSoftmax(1);
         }
         RegisterComponents();
