@@ -9,7 +9,8 @@ namespace DataParallel.Coordinator.Actors;
 /// <summary>
 /// Turns the coordinator's events into console lines, the progress bar and run files (metrics, throughput, plots, TensorBoard events).
 /// The only writer of either, so the coordinator never blocks on a terminal or a disk; it only routes, the work is
-/// in <see cref="RunConsole"/>, <see cref="RunFiles"/>, <see cref="ThroughputLog"/> and <see cref="RunPlots"/>.
+/// in <see cref="RunConsole"/>, <see cref="RunFiles"/> and <see cref="ThroughputLog"/>; the plots are drawn by its child
+/// <see cref="PlotActor"/>, at the lowest CPU priority.
 /// A file it cannot write (a full disk, a read-only mount) stops the run: it asks the coordinator to abort, writes
 /// nothing more, and <see cref="Flushed"/> carries the failure to the program's exit code.
 /// Going on, or restarting, would end the run with exit 0 and lines missing from its files.
@@ -26,6 +27,9 @@ public sealed class ReporterActor : ReceiveActor
     private readonly Func<TimeSpan> _clock;
     private readonly ThroughputLog _throughput = new(ThroughputWindow);
     private readonly TensorBoardLog _events;
+    private readonly IActorRef _plots;
+    /// <summary>Who asked for a <see cref="Flush"/>, in order, until the plots drawn before it are written.</summary>
+    private readonly Queue<IActorRef> _flushing = new();
     private EpochProgress _progress;
     /// <summary>The first file that could not be written, as "PATH: cannot write: REASON".</summary>
     private string? _failure;
@@ -46,6 +50,7 @@ public sealed class ReporterActor : ReceiveActor
         _clock = clock ?? (() => started.Elapsed);
         _progress = EpochProgress.Start(epochs);
         _events = new TensorBoardLog(files.Directory, Failed);
+        _plots = Context.ActorOf(PlotActor.Props(files, Context.System), "plots");
 
         Receive<WorkerJoined>(j =>
         {
@@ -101,11 +106,29 @@ public sealed class ReporterActor : ReceiveActor
             // Most often the same cause (a full disk fails the checkpoint, then throughput.csv): one error, this as a warning.
             if (_failure is not null && _failure != f.Error) ErrorLine($"warning: {_failure}");
         });
+        Receive<PlotActor.NotDrawn>(n =>
+        {
+            if (n.Warning)
+            {
+                ErrorLine($"warning: {n.Reason}");
+                return;
+            }
+            var first = _failure is null;
+            Failed(n.Reason);
+            // The final plots are drawn after the run's last lines: nobody else is left to print it.
+            if (_over && first) ErrorLine($"error: {n.Reason}");
+        });
+        // Answered once the plots asked for before it are written, so that the files are complete when the program exits.
         Receive<Flush>(_ =>
+        {
+            _flushing.Enqueue(Sender);
+            _plots.Tell(PlotActor.Flush.Instance);
+        });
+        Receive<PlotActor.Flushed>(_ =>
         {
             try { _console.Flush(); }
             catch (Exception e) when (FileIoException.IsIo(e)) { _failure ??= FileIoException.Describe(e); }
-            Sender.Tell(new Flushed(_failure));
+            _flushing.Dequeue().Tell(new Flushed(_failure));
         });
     }
 
@@ -128,20 +151,7 @@ public sealed class ReporterActor : ReceiveActor
     {
         var samples = _throughput.Samples(_clock(), final);
         Record(() => _files.WriteThroughput(samples));
-        if (_failure is not null) return;
-        RunPlots plots;
-        try
-        {
-            plots = RunPlots.Render(_files.Epochs.Select(MetricsRow.Of).ToList(), samples);
-        }
-        catch (Exception e)
-        {
-            // A chart the plotting library cannot draw is not a lost line: training goes on without pictures. This actor
-            // must not restart either, or the throughput history is lost.
-            ErrorLine($"warning: could not draw the plots for {_files.Directory}: {e.GetType().Name}: {e.Message}");
-            return;
-        }
-        Record(() => _files.WritePlots(plots));
+        if (_failure is null) _plots.Tell(new PlotActor.Draw(_files.Epochs.Select(MetricsRow.Of).ToList(), samples));
     }
 
     /// <summary>Writes unless a write has already failed; a failure stops the run.</summary>

@@ -104,6 +104,22 @@ public sealed class ReporterActorSpec : TestKit
     }
 
     [Fact]
+    public void A_plot_that_cannot_be_written_stops_the_run()
+    {
+        At(0.1, new WorkerJoined("w1", "in-process", 1, 1, 1));
+        var loss = Path.Combine(_dir, RunPlots.LossFile);
+        Directory.CreateDirectory(loss);
+
+        // Drawn by the reporter's child, after the epoch's line: the failure comes back as an abort, as any other file's.
+        _reporter.Tell(new EpochCompleted(MetricsFilesTests.Epoch(1)), TestActor);
+        var abort = ExpectMsg<CoordinatorActor.Abort>(TimeSpan.FromSeconds(30));
+        Assert.Equal(($"{loss}: cannot write: Is a directory", ExitCodes.Failed), (abort.Reason, abort.ExitCode));
+        _reporter.Tell(ReporterActor.Flush.Instance, TestActor);
+        Assert.Equal(abort.Reason, ExpectMsg<ReporterActor.Flushed>(TimeSpan.FromSeconds(10)).Failure);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+    }
+
+    [Fact]
     public void A_result_that_cannot_be_written_is_the_runs_error_and_no_result_is_printed()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "result.json"));
