@@ -5,7 +5,8 @@ namespace DataParallel.Shared.Model;
 /// <summary>
 /// The seed model's activations in channels-last (NHWC) memory: oneDNN convolves them without reordering to its
 /// blocked layout and back, and libtorch's BatchNorm and average pooling have channels-last kernels that beat their
-/// NCHW ones at 16 channels. One core, 64 images, forward and backward (bench/ReplicaBench): 15.3 ms instead of 20.4.
+/// NCHW ones at 16 channels. One core, 64 images, forward and backward (bench/ReplicaBench): 15.3 ms instead of 20.4
+/// (14.8 since conv1 takes re-strided images).
 /// It is a setting of the run (<c>--layout</c>, in <c>TrainSettings</c> and the job every worker is given), because
 /// it changes the bits: other convolution kernels, other reduction orders.
 /// </summary>
