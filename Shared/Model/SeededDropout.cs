@@ -21,8 +21,9 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
     private const double DrawRange = 1L << (16 * SlicesPerDraw);
 
     private readonly double _p;
-    // Arrays, not tensors: a module's tensor fields are registered as buffers and would enter the state dict.
-    private readonly long[] _sliceMasks, _keepFrom;
+    // Behind a holder, not in tensor fields: a module's tensor fields are registered as buffers and would enter the
+    // state dict. Made once, not on every forward pass.
+    private readonly Slicing _slicing;
     // Held for the module's life: a temporary Scalar can be finalized while libtorch still reads it (see BatchNorm2d).
     private readonly Scalar _scale;
 
@@ -34,8 +35,10 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         // Slice k of a draw is below `dropped` exactly when the draw's bits 16k to 16k + 15, left in place, are below
         // dropped << 16k: one AND and one comparison per element, no shifts.
         var shifts = Enumerable.Range(0, SlicesPerDraw).Select(k => 16 * k).ToArray();
-        _sliceMasks = shifts.Select(b => 0xFFFFL << b).ToArray();
-        _keepFrom = shifts.Select(b => (long)dropped << b).ToArray();
+        // Held for the module's life, so out of any dispose scope its builder may have open.
+        _slicing = new Slicing(
+            tensor(shifts.Select(b => 0xFFFFL << b).ToArray(), [1, SlicesPerDraw]).DetachFromDisposeScope(),
+            tensor(shifts.Select(b => (long)dropped << b).ToArray(), [1, SlicesPerDraw]).DetachFromDisposeScope());
         _scale = (65536.0 / (65536 - dropped)).ToScalar();
     }
 
@@ -54,10 +57,10 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // Uniform in [0, 2^48): three uniform 16-bit slices, element 3i + k taking bits 16k to 16k + 15 of draw i.
         var random = empty(draws, ScalarType.Int64).random_(0, DrawRange, Generator);
-        var slices = random.unsqueeze(1).bitwise_and(tensor(_sliceMasks).view(1, SlicesPerDraw));
+        var slices = random.unsqueeze(1).bitwise_and(_slicing.Masks);
         // One multiplication by the scaled mask, not two (mask, then scale): a mask element is 0 or 1, so
         // x * (m * s) and (x * m) * s round alike, in the forward pass and in the gradient.
-        var mask = slices.ge(tensor(_keepFrom).view(1, SlicesPerDraw)).reshape(-1).narrow(0, 0, count).to(ScalarType.Float32).mul_(_scale);
+        var mask = slices.ge(_slicing.KeepFrom).reshape(-1).narrow(0, 0, count).to(ScalarType.Float32).mul_(_scale);
         return input.mul(mask.as_strided(input.shape, strides)).MoveToOuterDisposeScope();
     }
 
@@ -66,9 +69,14 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         if (disposing)
         {
             _scale.Dispose();
+            _slicing.Masks.Dispose();
+            _slicing.KeepFrom.Dispose();
         }
         base.Dispose(disposing);
     }
+
+    /// <summary>Per slice k of a draw: the mask of its bits, and the first of those values that keeps an element.</summary>
+    private sealed record Slicing(Tensor Masks, Tensor KeepFrom);
 
     /// <summary>The input's strides, when they lay its elements densely in some order (NCHW or NHWC).</summary>
     private static long[] DenseStrides(Tensor input)

@@ -83,9 +83,6 @@ public sealed class DataPortTests : TestKit
         return ssl;
     }
 
-    /// <summary>True when the port closes the connection (end of stream or a reset) within the time given.</summary>
-    private static Task<bool> ClosedByPort(Stream stream, TimeSpan within) => DataPortStranger.Closed(stream, within);
-
     [Fact]
     public void A_worker_with_its_ticket_gets_a_channel_both_ways_and_its_replies_arrive_in_its_name()
     {
@@ -140,7 +137,7 @@ public sealed class DataPortTests : TestKit
         {
             await plain.ConnectAsync(IPAddress.Loopback, _port.Port);
             await plain.GetStream().WriteAsync(Hello(new byte[DataChannelHello.TicketBytes]));
-            Assert.True(await ClosedByPort(plain.GetStream(), Wait));
+            Assert.True(await DataPortStranger.Closed(plain.GetStream(), Wait));
         }
         // Another certificate (another key): the handshake fails on both sides.
         Assert.Throws<DataChannelException>(() => Connect(DataChannelHello.NewTicket(), Certificate("other")));
@@ -151,7 +148,7 @@ public sealed class DataPortTests : TestKit
         using (var silent = new TcpClient())
         {
             await silent.ConnectAsync(IPAddress.Loopback, _port.Port);
-            Assert.True(await ClosedByPort(silent.GetStream(), HelloTimeout + Wait));
+            Assert.True(await DataPortStranger.Closed(silent.GetStream(), HelloTimeout + Wait));
         }
         // A crowd of silent connections: past the limit, each is closed on arrival.
         var crowd = new List<TcpClient>();
@@ -164,7 +161,7 @@ public sealed class DataPortTests : TestKit
                 await c.ConnectAsync(IPAddress.Loopback, _port.Port);
             }
             var last = crowd[^1].GetStream();
-            Assert.True(await ClosedByPort(last, HelloTimeout / 2), "a connection past the limit waits for nothing");
+            Assert.True(await DataPortStranger.Closed(last, HelloTimeout / 2), "a connection past the limit waits for nothing");
         }
         finally
         {
@@ -211,7 +208,7 @@ public sealed class DataPortTests : TestKit
         AwaitCondition(() => _port.Open == 1, Wait);
         await stream.WriteAsync(bytes);
         await stream.FlushAsync();
-        Assert.True(await ClosedByPort(stream, Wait), what);
+        Assert.True(await DataPortStranger.Closed(stream, Wait), what);
         AwaitCondition(() => _port.Open == 0, Wait);
         Assert.False(_port.TrySend(_worker.Ref, Work(1)));
         _coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
