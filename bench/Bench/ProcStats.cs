@@ -46,13 +46,19 @@ public static partial class ProcStats
         return result;
     }
 
-    /// <summary>Bytes sent plus received on the TCP sockets the process holds, from `ss -tinp` (tcp_info).</summary>
+    /// <summary>
+    /// Bytes sent plus received on the TCP sockets the process holds, from `ss -tinp` (tcp_info), run at nice 19 so that
+    /// it takes what the measured run leaves idle.
+    /// </summary>
     public static long? SocketBytes(int pid)
     {
         string output;
         try
         {
-            var start = new ProcessStartInfo("ss", "-tinpH") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var start = new ProcessStartInfo("nice", "-n 19 ss -tinpH")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
             using var ss = Process.Start(start)!;
             output = ss.StandardOutput.ReadToEnd();
             ss.WaitForExit();
