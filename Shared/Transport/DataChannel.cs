@@ -35,16 +35,23 @@ public sealed class DataChannel : IDisposable
     private readonly object _gate = new();
     private Task _writing = Task.CompletedTask;
     private long _pending;
+    private readonly bool _blockingWrites;
     private int _isClosed;
 
     /// <param name="stream">The connection, authenticated already (TLS with the run's certificate, and the ticket).</param>
     /// <param name="accepts">Which messages this side takes from the peer; anything else closes the channel.</param>
     /// <param name="deliver">Called on the channel's reading thread with each message, in order.</param>
     /// <param name="closed">Called once, with the reason, when the channel closes for any reason but <see cref="Dispose"/>.</param>
+    /// <param name="blockingWrites">
+    /// Write on the caller's thread until the frame is in the socket's buffer (the socket must never have seen an
+    /// asynchronous call, and its send timeout bounds the wait): for a worker, whose actor has nothing else to do.
+    /// Otherwise (the coordinator) writes that cannot finish at once go on in the background.
+    /// </param>
     public DataChannel(Stream stream, Socket socket, string peer, ProtocolSerializer serializer, Func<object, bool> accepts,
-        Action<IProtocolMessage> deliver, Action<DataChannel, string> closed)
+        Action<IProtocolMessage> deliver, Action<DataChannel, string> closed, bool blockingWrites = false)
     {
         (_stream, _socket, Peer, _serializer, _accepts, _deliver, _closed) = (stream, socket, peer, serializer, accepts, deliver, closed);
+        _blockingWrites = blockingWrites;
         socket.NoDelay = true;
     }
 
@@ -58,7 +65,8 @@ public sealed class DataChannel : IDisposable
     /// <summary>
     /// Queues the message for the peer; false if the channel is closed (send it another way). The write starts on the
     /// caller's thread and usually completes there (the socket's buffer takes it); otherwise it continues in the
-    /// background, in order, so an actor never blocks on a slow peer.
+    /// background, in order, so the coordinator never blocks on a slow worker. With blocking writes (a worker's
+    /// channel) it completes on the caller's thread or fails within the socket's send timeout, closing the channel.
     /// </summary>
     public bool TrySend(IProtocolMessage message)
     {
@@ -71,6 +79,11 @@ public sealed class DataChannel : IDisposable
             {
                 Close($"the peer has not taken {MaxPendingBytes / (1024 * 1024)} MiB written to it");
                 return false;
+            }
+            if (_blockingWrites)
+            {
+                WriteBlocking(frame);
+                return IsOpen;
             }
             _writing = _writing.IsCompleted ? WriteAsync(frame) : _writing.ContinueWith(_ => WriteAsync(frame), TaskScheduler.Default).Unwrap();
         }
@@ -85,6 +98,22 @@ public sealed class DataChannel : IDisposable
             await _stream.WriteAsync(frame);
         }
         catch (Exception e)
+        {
+            Close($"writing failed: {e.GetBaseException().Message}");
+        }
+        finally
+        {
+            Interlocked.Add(ref _pending, -frame.Length);
+        }
+    }
+
+    private void WriteBlocking(byte[] frame)
+    {
+        try
+        {
+            _stream.Write(frame);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
         {
             Close($"writing failed: {e.GetBaseException().Message}");
         }

@@ -33,38 +33,58 @@ public static class DataChannelHello
     /// Connects to the coordinator's data port and presents the ticket. Throws <see cref="DataChannelException"/> with
     /// the reason when the port does not answer, presents another certificate, or turns the ticket down.
     /// </summary>
-    public static async Task<DataChannel> ConnectAsync(string host, int port, ClusterTls? tls, byte[] ticket, ProtocolSerializer serializer,
+    /// <remarks>
+    /// Every call on the socket blocks, on a thread of its own here and on the channel's threads later: a .NET socket
+    /// that sees one asynchronous call is handed to the runtime's epoll thread for good, and then each TLS record sent
+    /// or received woke that thread, and each read went through it to the reading thread, on the worker's one core.
+    /// Connect, handshake and hello are bounded by <paramref name="timeout"/> through the socket's own timeouts.
+    /// </remarks>
+    public static Task<DataChannel> ConnectAsync(string host, int port, ClusterTls? tls, byte[] ticket, ProtocolSerializer serializer,
+        Action<IProtocolMessage> deliver, Action<DataChannel, string> closed, TimeSpan timeout) =>
+        Task.Factory.StartNew(() => Connect(host, port, tls, ticket, serializer, deliver, closed, timeout), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static DataChannel Connect(string host, int port, ClusterTls? tls, byte[] ticket, ProtocolSerializer serializer,
         Action<IProtocolMessage> deliver, Action<DataChannel, string> closed, TimeSpan timeout)
     {
-        using var deadline = new CancellationTokenSource(timeout);
-        var client = new TcpClient { NoDelay = true };
+        var milliseconds = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendTimeout = milliseconds, ReceiveTimeout = milliseconds };
+        // Linux bounds a blocking connect by the send timeout; the timer is there for a name that takes long to resolve.
+        var state = 0; // 0 connecting, 1 connected, 2 timed out
+        using var deadline = new Timer(_ =>
+        {
+            if (Interlocked.CompareExchange(ref state, 2, 0) == 0) socket.Dispose();
+        }, null, milliseconds, Timeout.Infinite);
         Stream? stream = null;
         try
         {
-            await client.ConnectAsync(host, port, deadline.Token);
-            stream = client.GetStream();
+            socket.Connect(host, port);
+            stream = new NetworkStream(socket, ownsSocket: true);
             if (tls is not null)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 stream = ssl;
-                await ssl.AuthenticateAsClientAsync(tls.ClientOptions(host), deadline.Token);
+                ssl.AuthenticateAsClient(tls.ClientOptions(host));
             }
             var hello = new byte[Length];
             Magic.CopyTo(hello);
             ticket.CopyTo(hello, Magic.Length);
-            await stream.WriteAsync(hello, deadline.Token);
+            stream.Write(hello);
             var answer = new byte[1];
-            if (await stream.ReadAtLeastAsync(answer, 1, throwOnEndOfStream: false, deadline.Token) < 1 || answer[0] != Accepted)
+            if (stream.ReadAtLeast(answer, 1, throwOnEndOfStream: false) < 1 || answer[0] != Accepted)
                 throw new DataChannelException("the coordinator turned the ticket down");
-            return new DataChannel(stream, client.Client, $"{host}:{port}", serializer, WorkerTakes, deliver, closed);
+            if (Interlocked.CompareExchange(ref state, 1, 0) != 0) throw new TimeoutException();
+            // The channel waits for work as long as the run lasts; a coordinator that takes nothing for that long is gone.
+            socket.ReceiveTimeout = 0;
+            return new DataChannel(stream, socket, $"{host}:{port}", serializer, WorkerTakes, deliver, closed, blockingWrites: true);
         }
         catch (Exception e) when (e is not DataChannelException)
         {
             stream?.Dispose();
-            client.Dispose();
+            socket.Dispose();
             throw new DataChannelException(e switch
             {
-                OperationCanceledException => $"no answer within {timeout.TotalSeconds:0} s",
+                _ when Volatile.Read(ref state) == 2 || IsTimeout(e) => $"no answer within {timeout.TotalSeconds:0} s",
                 SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
                 AuthenticationException => "the TLS handshake failed (another certificate)",
                 _ => e.GetBaseException().Message,
@@ -73,10 +93,14 @@ public static class DataChannelHello
         catch
         {
             stream?.Dispose();
-            client.Dispose();
+            socket.Dispose();
             throw;
         }
     }
+
+    private static bool IsTimeout(Exception e) =>
+        e is TimeoutException
+        || e.GetBaseException() is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.InProgress or SocketError.WouldBlock };
 }
 
 /// <summary>A data channel that could not be opened; the message says why.</summary>

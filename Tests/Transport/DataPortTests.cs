@@ -250,6 +250,61 @@ public sealed class DataPortTests : TestKit
             DataChannelHello.NewTicket(), _serializer, _ => { }, (_, _) => { }, Wait));
     }
 
+    [Fact]
+    public async Task A_worker_gives_up_on_a_port_that_accepts_and_says_nothing_within_its_timeout()
+    {
+        // The worker's side blocks on its socket (no asynchronous call): the socket's own timeouts must bound the hello.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var failed = await Assert.ThrowsAsync<DataChannelException>(() => DataChannelHello.ConnectAsync("127.0.0.1", port, _tls,
+            DataChannelHello.NewTicket(), _serializer, _ => { }, (_, _) => { }, TimeSpan.FromSeconds(1)));
+        Assert.Equal("no answer within 1 s", failed.Message);
+        Assert.True(clock.Elapsed < Wait, $"gave up after {clock.Elapsed}");
+        silent.Stop();
+        var refused = await Assert.ThrowsAsync<DataChannelException>(() => DataChannelHello.ConnectAsync("127.0.0.1", port, _tls,
+            DataChannelHello.NewTicket(), _serializer, _ => { }, (_, _) => { }, TimeSpan.FromSeconds(1)));
+        Assert.Equal("connection refused", refused.Message);
+    }
+
+    [Fact]
+    public async Task A_coordinator_that_takes_nothing_closes_a_workers_channel_within_its_send_timeout()
+    {
+        // A coordinator that answers the hello and then never reads: the worker writes on its own thread, so each
+        // write blocks once both socket buffers are full, and the socket's send timeout ends it, closing the channel.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var deaf = Task.Run(async () =>
+        {
+            var client = await listener.AcceptTcpClientAsync();
+            var ssl = new SslStream(client.GetStream(), false);
+            await ssl.AuthenticateAsServerAsync(_tls.ServerOptions());
+            await ssl.ReadExactlyAsync(new byte[DataChannelHello.Length]);
+            await ssl.WriteAsync(new[] { DataChannelHello.Accepted });
+            return (client, ssl);
+        });
+        var closed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var channel = await DataChannelHello.ConnectAsync("127.0.0.1", port, _tls, DataChannelHello.NewTicket(), _serializer, _ => { },
+            (_, why) => closed.TrySetResult(why), TimeSpan.FromSeconds(1));
+        _open.Add(channel);
+        var (client, ssl) = await deaf;
+        using (client)
+        await using (ssl)
+        {
+            var sent = await Task.Run(() =>
+            {
+                var n = 0;
+                while (channel.TrySend(Reply(n)) && n < 100_000) n++;
+                return n;
+            }).WaitAsync(Wait);
+            Assert.True(sent < 100_000, "the writes never failed");
+            Assert.StartsWith("writing failed", await closed.Task.WaitAsync(Wait));
+            Assert.False(channel.IsOpen);
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         foreach (var d in _open) d.Dispose();
