@@ -74,7 +74,8 @@ public static class DataChannelHello
             if (stream.ReadAtLeast(answer, 1, throwOnEndOfStream: false) < 1 || answer[0] != Accepted)
                 throw new DataChannelException("the coordinator turned the ticket down");
             if (Interlocked.CompareExchange(ref state, 1, 0) != 0) throw new TimeoutException();
-            // The channel waits for work as long as the run lasts; a coordinator that takes nothing for that long is gone.
+            // Reads wait for work as long as the run lasts. Writes keep the timeout: a coordinator that takes nothing for
+            // that long is gone, and the channel closes (the work goes on through Akka.Remote).
             socket.ReceiveTimeout = 0;
             return new DataChannel(stream, socket, $"{host}:{port}", serializer, WorkerTakes, deliver, closed, blockingWrites: true);
         }
