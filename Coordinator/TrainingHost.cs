@@ -120,12 +120,12 @@ public static class TrainingHost
         if (launch.Tls is null && !launch.NoTls) launch = launch with { Tls = ClusterCertificate.ForRun(launch.Out), RunCertificate = true };
         files.WriteConfig(new
         {
-            settings, launch = Describe(launch), run_id = runId, replicas,
+            settings, launch = RunHeader.Describe(launch), run_id = runId, replicas,
             parameters = run.Layout.ParameterLength, fingerprint = run.Layout.Fingerprint, data_sha256 = run.DataSha256,
         });
         using (var model = new SeedNet(settings.Dropout, channelsLast: false)) // the summary's hooks see NCHW modules; shapes are the same
             files.WriteSummary(ModelSummary.Of(model, 1, MnistDataset.Side, MnistDataset.Side).ToString());
-        PrintHeader(output, settings, launch, run, train.Count, test.Count, replicas);
+        RunHeader.Print(output, settings, launch, run, train.Count, test.Count, replicas);
         return (run, runId);
     }
 
@@ -201,29 +201,26 @@ public static class TrainingHost
     }
 
     /// <summary>
-    /// The data channels' listener, beside Akka.Remote's, for workers in other processes. Its default port is the next
-    /// one after a fixed --port (so a firewall rule can name both); if that one is taken, any free one, said aloud.
+    /// The data channels' listener, beside Akka.Remote's, for workers in other processes (which port it takes:
+    /// <see cref="DataPort.StartForRun"/>).
     /// </summary>
     private static DataPort? StartDataPort(ActorSystem system, LaunchSettings launch, RunConsole console)
     {
         if (!launch.DataChannel || launch.Mode == WorkerMode.InProcess) return null;
-        var serializer = ProtocolSerializer.Of(system);
-        void Warn(string message) => system.Log.Warning("{0}", message);
         var address = BindAddress(launch.Host) ?? System.Net.Dns.GetHostAddresses(launch.Host).First();
-        var wanted = launch.DataPort ?? (launch.Port is > 0 and < 65535 ? launch.Port + 1 : 0);
         DataPort port;
         try
         {
-            port = DataPort.Start(address, wanted, launch.Tls, serializer, Warn);
-        }
-        catch (System.Net.Sockets.SocketException) when (launch.DataPort is null && wanted != 0)
-        {
-            port = DataPort.Start(address, 0, launch.Tls, serializer, Warn);
-            console.Out.WriteLine($"port {wanted} is taken: the data channel listens on {port.Port} instead (set it with --data-port)");
+            port = DataPort.StartForRun(address, launch.DataPort, launch.Port, launch.Tls, ProtocolSerializer.Of(system),
+                message => system.Log.Warning("{0}", message), out var movedFrom);
+            if (movedFrom is { } taken)
+                console.Out.WriteLine($"port {taken} is taken: the data channel listens on {port.Port} instead (set it with --data-port)");
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            throw new RunRefused(ExitCodes.Usage, $"--data-port {wanted}: cannot listen on {launch.Host}:{wanted}: {e.Message}");
+            throw new RunRefused(ExitCodes.Usage, launch.DataPort is { } given
+                ? $"--data-port {given}: cannot listen on {launch.Host}:{given}: {e.Message}"
+                : $"cannot listen for data channels on {launch.Host}: {e.Message}");
         }
         console.Out.WriteLine($"data channel listening at {launch.Host}:{port.Port} "
             + $"({(port.Tls ? "TLS with the run's certificate" : "plain TCP")}; workers reach it at the host they joined by)");
@@ -267,50 +264,6 @@ public static class TrainingHost
     {
         public int ExitCode { get; } = exitCode;
     }
-
-    private static void PrintHeader(TextWriter output, TrainSettings s, LaunchSettings launch, TrainingRun run, int trainCount, int testCount,
-        int replicas)
-    {
-        var c = CultureInfo.InvariantCulture;
-        var workers = launch.Mode switch
-        {
-            WorkerMode.Local => $"{launch.Workers} local worker process{(launch.Workers == 1 ? "" : "es")}",
-            WorkerMode.InProcess => $"{launch.Workers} in-process worker{(launch.Workers == 1 ? "" : "s")}",
-            _ => $"{launch.Workers} external worker{(launch.Workers == 1 ? "" : "s")}",
-        };
-        var sync = s.Sync == SyncMode.Grads
-            ? $"sync grads, batch {s.BatchSize} in micro-batches of {s.MicroBatch}"
-            : $"sync params, {replicas} replicas x {s.BatchSize / replicas} images, {s.LocalSteps} local step(s) per round";
-        var schedule = s.Schedule == "onecycle"
-            ? string.Create(c, $"one-cycle to lr {s.LearningRate}")
-            : string.Create(c, $"lr {s.LearningRate} momentum {s.Momentum}");
-        output.WriteLine(string.Create(c, $"Training SeedNet ({run.Layout.ParameterLength:N0} parameters) on MNIST: "
-            + $"{trainCount:N0} training / {testCount:N0} test images, {s.Epochs} epochs of {run.StepsPerEpoch} steps"));
-        var augment = s.AugmentDegrees > 0 || s.AugmentTranslate > 0
-            ? string.Create(c, $"±{s.AugmentDegrees}° ±{s.AugmentTranslate * 100}%")
-            : "off";
-        output.WriteLine($"  {workers} x {launch.ThreadsPerWorker} thread{(launch.ThreadsPerWorker == 1 ? "" : "s")} | {sync} "
-            + $"| {s.Optimizer}, {schedule} | augment {augment} | {(s.ChannelsLast ? "channels-last" : "nchw")} | seed {s.Seed}");
-        output.WriteLine($"  run directory {launch.Out}");
-        if (launch.Tls is not null)
-            output.WriteLine($"  TLS for Akka.Remote with certificate {launch.Tls.Path} (sha256 {launch.Tls.Sha256})");
-    }
-
-    private static object Describe(LaunchSettings l) => new
-    {
-        workers = l.Workers,
-        mode = l.Mode.ToString().ToLowerInvariant(),
-        threads_per_worker = l.ThreadsPerWorker,
-        host = l.Host,
-        port = l.Port,
-        data_channel = l.DataChannel,
-        data_port = l.DataPort,
-        public_host = l.PublicHost,
-        token = l.Token is null ? "none" : "set (not recorded)",
-        tls = l.Tls is null ? null : new { certificate = l.Tls.Path, sha256 = l.Tls.Sha256, password = "not recorded" },
-        worker_timeout_seconds = l.WorkerTimeout.TotalSeconds,
-        checkpoint_every_steps = l.CheckpointEverySteps,
-    };
 
     private static bool PortIsFree(string host, int port)
     {

@@ -51,6 +51,29 @@ public sealed class DataPort : IDisposable
         return new DataPort(listener, tls, serializer, warn, helloTimeout ?? DefaultHelloTimeout);
     }
 
+    /// <summary>
+    /// A run's data port: on <paramref name="dataPort"/> (--data-port) if one is given; else on the port after a fixed
+    /// Akka port, so that one firewall rule can name both, or on any free port if that one is taken (then
+    /// <paramref name="movedFrom"/> says which was); else on any free port. Throws <see cref="SocketException"/> if a
+    /// given --data-port cannot be listened on.
+    /// </summary>
+    public static DataPort StartForRun(IPAddress address, int? dataPort, int akkaPort, ClusterTls? tls, ProtocolSerializer serializer,
+        Action<string> warn, out int? movedFrom)
+    {
+        movedFrom = null;
+        if (dataPort is { } given) return Start(address, given, tls, serializer, warn);
+        var next = akkaPort is > 0 and < 65535 ? akkaPort + 1 : 0;
+        try
+        {
+            return Start(address, next, tls, serializer, warn);
+        }
+        catch (SocketException) when (next != 0)
+        {
+            movedFrom = next;
+            return Start(address, 0, tls, serializer, warn);
+        }
+    }
+
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public bool Tls => _tls is not null;

@@ -75,15 +75,15 @@ public sealed class DataChannel : IDisposable
         lock (_gate)
         {
             if (!IsOpen) return false;
-            if (Interlocked.Add(ref _pending, frame.Length) > MaxPendingBytes)
-            {
-                Close($"the peer has not taken {MaxPendingBytes / (1024 * 1024)} MiB written to it");
-                return false;
-            }
             if (_blockingWrites)
             {
                 WriteBlocking(frame);
                 return IsOpen;
+            }
+            if (Interlocked.Add(ref _pending, frame.Length) > MaxPendingBytes)
+            {
+                Close($"the peer has not taken {MaxPendingBytes / (1024 * 1024)} MiB written to it");
+                return false;
             }
             _writing = _writing.IsCompleted ? WriteAsync(frame) : _writing.ContinueWith(_ => WriteAsync(frame), TaskScheduler.Default).Unwrap();
         }
@@ -107,6 +107,7 @@ public sealed class DataChannel : IDisposable
         }
     }
 
+    // Nothing waits in the background, so nothing is pending: the socket's send timeout is the bound.
     private void WriteBlocking(byte[] frame)
     {
         try
@@ -116,10 +117,6 @@ public sealed class DataChannel : IDisposable
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
         {
             Close($"writing failed: {e.GetBaseException().Message}");
-        }
-        finally
-        {
-            Interlocked.Add(ref _pending, -frame.Length);
         }
     }
 

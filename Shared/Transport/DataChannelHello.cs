@@ -49,7 +49,8 @@ public static class DataChannelHello
     {
         var milliseconds = (int)Math.Clamp(timeout.TotalMilliseconds, 1, int.MaxValue);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendTimeout = milliseconds, ReceiveTimeout = milliseconds };
-        // Linux bounds a blocking connect by the send timeout; the timer is there for a name that takes long to resolve.
+        // The socket's timeouts bound each call (Linux bounds a blocking connect by the send timeout); the timer bounds
+        // them all together, closing the socket under a handshake that a peer drags out byte by byte.
         var state = 0; // 0 connecting, 1 connected, 2 timed out
         using var deadline = new Timer(_ =>
         {

@@ -287,7 +287,7 @@ public sealed class DataPortTests : TestKit
         });
         var closed = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var channel = await DataChannelHello.ConnectAsync("127.0.0.1", port, _tls, DataChannelHello.NewTicket(), _serializer, _ => { },
-            (_, why) => closed.TrySetResult(why), TimeSpan.FromSeconds(1));
+            (_, why) => closed.TrySetResult(why), TimeSpan.FromSeconds(5));
         _open.Add(channel);
         var (client, ssl) = await deaf;
         using (client)
@@ -303,6 +303,27 @@ public sealed class DataPortTests : TestKit
             Assert.StartsWith("writing failed", await closed.Task.WaitAsync(Wait));
             Assert.False(channel.IsOpen);
         }
+    }
+
+    [Fact]
+    public void A_runs_data_port_takes_the_port_after_akkas_another_if_that_is_taken_and_a_given_one_or_none()
+    {
+        // Held: the port after a fixed Akka port, and so also a --data-port that names it.
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((IPEndPoint)holder.LocalEndpoint).Port;
+
+        using var moved = DataPort.StartForRun(IPAddress.Loopback, null, taken - 1, _tls, _serializer, _warnings.Enqueue, out var from);
+        Assert.Equal(taken, from);
+        Assert.NotEqual(taken, moved.Port);
+        Assert.Throws<SocketException>(() => DataPort.StartForRun(IPAddress.Loopback, taken, 0, _tls, _serializer, _warnings.Enqueue, out _));
+        using var any = DataPort.StartForRun(IPAddress.Loopback, null, 0, _tls, _serializer, _warnings.Enqueue, out var none);
+        Assert.Null(none);
+        Assert.NotEqual(0, any.Port);
+        holder.Stop();
+        using var next = DataPort.StartForRun(IPAddress.Loopback, null, taken - 1, _tls, _serializer, _warnings.Enqueue, out var stayed);
+        Assert.Null(stayed);
+        Assert.Equal(taken, next.Port);
     }
 
     protected override void Dispose(bool disposing)

@@ -38,7 +38,7 @@ public sealed partial class StepSampler(int measuredEpoch, bool distributed)
         // From a quarter into the epoch: its first step lines queue behind the reporter's end-of-epoch work
         // (files, plots) and arrive in a burst, later than the steps they report. To three quarters: the last
         // lines may arrive after the evaluation has started sending test images.
-        if (epoch != measuredEpoch || _last is not null) return;
+        if (epoch != measuredEpoch || _last is not null || step >= steps) return;
         if (_first is null ? step < steps / 4 : step < 3 * steps / 4) return;
         var sample = new Sample(_clock.Elapsed.TotalSeconds, ProcStats.CpuSeconds(coordinator) ?? double.NaN,
             _workers.Sum(w => ProcStats.CpuSeconds(w) ?? double.NaN),
