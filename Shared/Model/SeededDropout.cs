@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,6 +16,8 @@ namespace DataParallel.Shared.Model;
 /// its slice is below <c>round(p * 65536)</c>, so the rate is p to within 1/131072 (0.1 becomes 6554/65536 =
 /// 0.1000061), and kept elements are scaled by the inverse of that exact rate's complement. The slices are laid over
 /// the input's memory order, as <c>bernoulli_</c> on <c>empty_like(input)</c> did.
+/// libtorch draws the numbers; the mask is cut from them here (<see cref="CutMask"/>), in one pass over vectors,
+/// where four libtorch operations (AND, compare, convert, scale) took about 3% of a micro-batch's CPU.
 /// </remarks>
 public sealed class SeededDropout : nn.Module<Tensor, Tensor>
 {
@@ -21,25 +25,16 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
     private const double DrawRange = 1L << (16 * SlicesPerDraw);
 
     private readonly double _p;
-    // Behind a holder, not in tensor fields: a module's tensor fields are registered as buffers and would enter the
-    // state dict. Made once, not on every forward pass.
-    private readonly Slicing _slicing;
-    // Held for the module's life: a temporary Scalar can be finalized while libtorch still reads it (see BatchNorm2d).
-    private readonly Scalar _scale;
+    private readonly uint _dropped;
+    private readonly float _scale;
 
     public SeededDropout(double p, string name = "Dropout") : base(name)
     {
         if (p is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(p), "dropout probability must be in [0, 1)");
         _p = p;
-        var dropped = (int)Math.Round(p * 65536);
-        // Slice k of a draw is below `dropped` exactly when the draw's bits 16k to 16k + 15, left in place, are below
-        // dropped << 16k: one AND and one comparison per element, no shifts.
-        var shifts = Enumerable.Range(0, SlicesPerDraw).Select(k => 16 * k).ToArray();
-        // Held for the module's life, so out of any dispose scope its builder may have open.
-        _slicing = new Slicing(
-            tensor(shifts.Select(b => 0xFFFFL << b).ToArray(), [1, SlicesPerDraw]).DetachFromDisposeScope(),
-            tensor(shifts.Select(b => (long)dropped << b).ToArray(), [1, SlicesPerDraw]).DetachFromDisposeScope());
-        _scale = (65536.0 / (65536 - dropped)).ToScalar();
+        _dropped = (uint)Math.Round(p * 65536);
+        // What libtorch's mul_ of a float tensor by this double makes of a 1: it multiplies floats in float.
+        _scale = (float)(65536.0 / (65536 - _dropped));
     }
 
     /// <summary>The rate at which elements are dropped: p rounded to a multiple of 1/65536.</summary>
@@ -57,26 +52,44 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // Uniform in [0, 2^48): three uniform 16-bit slices, element 3i + k taking bits 16k to 16k + 15 of draw i.
         var random = empty(draws, ScalarType.Int64).random_(0, DrawRange, Generator);
-        var slices = random.unsqueeze(1).bitwise_and(_slicing.Masks);
+        // One element more than the draws cover: CutMask writes four lanes per draw.
+        var mask = empty(draws * SlicesPerDraw + 1, ScalarType.Float32);
+        CutMask(MemoryMarshal.Cast<byte, long>(random.bytes), MemoryMarshal.Cast<byte, float>(mask.bytes), _dropped, _scale);
         // One multiplication by the scaled mask, not two (mask, then scale): a mask element is 0 or 1, so
         // x * (m * s) and (x * m) * s round alike, in the forward pass and in the gradient.
-        var mask = slices.ge(_slicing.KeepFrom).reshape(-1).narrow(0, 0, count).to(ScalarType.Float32).mul_(_scale);
-        return input.mul(mask.as_strided(input.shape, strides)).MoveToOuterDisposeScope();
+        return input.mul(mask.narrow(0, 0, count).as_strided(input.shape, strides)).MoveToOuterDisposeScope();
     }
 
-    protected override void Dispose(bool disposing)
+    /// <summary>
+    /// Mask element 3i + k is <paramref name="scale"/> when bits 16k to 16k + 15 of draw i are at least
+    /// <paramref name="dropped"/>, else 0. On a little-endian machine those bits are the draw's 16-bit word k, so
+    /// the four words of a draw (the fourth is 0: draws are below 2^48) become four lanes stored at 3i, and the next
+    /// draw's store overwrites the fourth. <paramref name="mask"/> holds at least 3 x draws + 1 elements.
+    /// </summary>
+    public static void CutMask(ReadOnlySpan<long> draws, Span<float> mask, uint dropped, float scale)
     {
-        if (disposing)
+        if (mask.Length < SlicesPerDraw * draws.Length + 1)
+            throw new ArgumentException($"{mask.Length} mask elements for {draws.Length} draws");
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the dropout mask assumes a little-endian machine");
+        var words = MemoryMarshal.Cast<long, ushort>(draws);
+        var threshold = Vector256.Create(dropped);
+        var scaleBits = Vector256.Create(BitConverter.SingleToUInt32Bits(scale));
+        ref var target = ref MemoryMarshal.GetReference(mask);
+        var i = 0;
+        for (; i + 4 <= draws.Length; i += 4)
         {
-            _scale.Dispose();
-            _slicing.Masks.Dispose();
-            _slicing.KeepFrom.Dispose();
+            var (low, high) = Vector256.Widen(Vector256.Create<ushort>(words.Slice(4 * i, 16)));
+            var lowLanes = Vector256.GreaterThanOrEqual(low, threshold) & scaleBits;
+            var highLanes = Vector256.GreaterThanOrEqual(high, threshold) & scaleBits;
+            lowLanes.GetLower().AsSingle().StoreUnsafe(ref target, (nuint)(3 * i));
+            lowLanes.GetUpper().AsSingle().StoreUnsafe(ref target, (nuint)(3 * i + 3));
+            highLanes.GetLower().AsSingle().StoreUnsafe(ref target, (nuint)(3 * i + 6));
+            highLanes.GetUpper().AsSingle().StoreUnsafe(ref target, (nuint)(3 * i + 9));
         }
-        base.Dispose(disposing);
+        for (; i < draws.Length; i++)
+            for (var k = 0; k < SlicesPerDraw; k++)
+                mask[3 * i + k] = words[4 * i + k] >= dropped ? scale : 0f;
     }
-
-    /// <summary>Per slice k of a draw: the mask of its bits, and the first of those values that keeps an element.</summary>
-    private sealed record Slicing(Tensor Masks, Tensor KeepFrom);
 
     /// <summary>The input's strides, when they lay its elements densely in some order (NCHW or NHWC).</summary>
     private static long[] DenseStrides(Tensor input)

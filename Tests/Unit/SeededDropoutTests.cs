@@ -46,6 +46,19 @@ public sealed class SeededDropoutTests
     }
 
     [Fact]
+    public void Every_length_gets_the_mask_of_its_draws_however_its_draws_fall_into_vectors_and_the_tail()
+    {
+        // Four draws (12 elements) per vector step, the rest one by one, the last draw used in part or in whole.
+        using var dropout = new SeededDropout(0.5);
+        for (var count = 1; count <= 40; count++)
+        {
+            using var input = ones(count);
+            var keep = ReferenceKeep(count, count, 0.5);
+            Assert.Equal(keep.Select(k => k ? 2f : 0f).ToArray(), Forward(dropout, input, seed: count));
+        }
+    }
+
+    [Fact]
     public void The_drop_rate_is_p_to_within_1_in_131072()
     {
         using var dropout = new SeededDropout(0.1);
