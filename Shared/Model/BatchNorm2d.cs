@@ -38,6 +38,12 @@ public sealed class BatchNorm2d : nn.Module<Tensor, Tensor>
         register_buffer("num_batches_tracked", _batchesTracked);
     }
 
+    /// <summary>Evaluation mode's per-channel scale and shift, as libtorch computes them (<see cref="InferenceKernels.AffineTerms"/>).</summary>
+    public void InferenceTerms(Span<float> alpha, Span<float> beta) =>
+        InferenceKernels.AffineTerms(Floats(_runningMean), Floats(_runningVar), Floats(_weight), Floats(_bias), Epsilon, alpha, beta);
+
+    private static ReadOnlySpan<float> Floats(Tensor vector) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(vector.bytes);
+
     public override Tensor forward(Tensor input)
     {
         if (input.dim() != 4) throw new ArgumentException($"BatchNorm2d expects [N, C, H, W] input, got {input.dim()} dimensions");

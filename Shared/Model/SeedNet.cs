@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -92,6 +93,8 @@ public sealed class SeedNet : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        // Inference without autograd: ReLU, BatchNorm and pooling fused (the same bits, fewer passes over memory).
+        if (_channelsLast && !training && !is_grad_enabled()) return ForwardInference(x);
         // The images (one channel) are re-strided, not copied: then conv1 convolves channels-last and every BatchNorm
         // sees one layout forwards and backwards (a mix sends the backward down a slow element-wise path).
         if (_channelsLast) x = ChannelsLast.Of(x);
@@ -122,10 +125,55 @@ public sealed class SeedNet : Module<Tensor, Tensor>
         x = pool3.call(x);
         x = drop3.call(x);
 
+        return Head(x);
+    }
+
+    private Tensor Head(Tensor x)
+    {
         x = Conv(conv7, x);
         x = relu7.call(x);
         x = flatten.call(x);
         x = fc.call(x);
         return logSoftmax.call(x);
+    }
+
+    /// <summary>
+    /// <see cref="forward"/> in evaluation mode without autograd: each block's ReLU and BatchNorm run in place in one
+    /// pass (<see cref="InferenceKernels"/>), and its second ReLU, BatchNorm and pooling in one more, where libtorch
+    /// makes five; dropout passes its input through. The same bits (<c>InferenceKernelsTests</c>). Evaluation of the
+    /// 10,000 test images on one thread (bench/ReplicaBench, passes of 100): 0.55-0.57 s against 0.70-0.74 s.
+    /// </summary>
+    private Tensor ForwardInference(Tensor x)
+    {
+        x = ChannelsLast.Of(x);
+        x = InferenceBlock(x, conv1, bn1, conv2, bn2);
+        x = InferenceBlock(x, conv3, bn3, conv4, bn4);
+        x = InferenceBlock(x, conv5, bn5, conv6, bn6);
+        return Head(x);
+    }
+
+    private Tensor InferenceBlock(Tensor x, Conv2d first, Module<Tensor, Tensor> firstNorm, Conv2d second, Module<Tensor, Tensor> secondNorm)
+    {
+        Span<float> alpha = stackalloc float[Channels];
+        Span<float> beta = stackalloc float[Channels];
+        x = Conv(first, x);
+        ((BatchNorm2d)firstNorm).InferenceTerms(alpha, beta);
+        InferenceKernels.ReluAffine(Nhwc(x), alpha, beta);
+        x = Conv(second, x);
+        ((BatchNorm2d)secondNorm).InferenceTerms(alpha, beta);
+        var (n, height, width) = ((int)x.shape[0], (int)x.shape[2], (int)x.shape[3]);
+        var pooled = empty([n, height / 2, width / 2, Channels]);
+        InferenceKernels.ReluAffinePool2(Nhwc(x), n, height, width, alpha, beta, MemoryMarshal.Cast<byte, float>(pooled.bytes));
+        return pooled.permute(0, 3, 1, 2);
+    }
+
+    /// <summary>The memory of a channels-last activation, in NHWC order (a convolution's output always is).</summary>
+    private static Span<float> Nhwc(Tensor channelsLast)
+    {
+        var nhwc = channelsLast.permute(0, 2, 3, 1);
+        if (!nhwc.is_contiguous() || nhwc.dtype != ScalarType.Float32 || nhwc.device_type != DeviceType.CPU)
+            throw new InvalidOperationException(
+                $"expected a dense channels-last float activation, got strides [{string.Join(", ", channelsLast.stride())}]");
+        return MemoryMarshal.Cast<byte, float>(nhwc.bytes);
     }
 }

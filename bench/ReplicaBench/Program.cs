@@ -1,6 +1,7 @@
 // Times one model replica's forward and backward per micro-batch, and the evaluation of the test set, on real
 // MNIST, and prints a SHA-256 of every gradient and buffer it produced: equal hashes mean a change kept the bits.
 //   bench/ReplicaBench/bin/Release/net10.0/ReplicaBench [units] [threads] [micro-batch] [augment 0|1] [layout channels-last|nchw]
+// EVAL_REPEAT=N evaluates the test set N times (the time printed is for all N); PIN_CPU=K pins the process to core K.
 using System.Diagnostics;
 using System.Security.Cryptography;
 using DataParallel.Shared.Data;
@@ -59,6 +60,8 @@ var sorted = times.Order().ToArray();
 var evalWatch = Stopwatch.StartNew();
 double lossSum = 0;
 var correct = 0;
+var evalRepeat = int.Parse(Environment.GetEnvironmentVariable("EVAL_REPEAT") ?? "1");
+for (var rep = 0; rep < evalRepeat; rep++)
 for (var start = 0; start < test.Count; start += 500)
 {
     var idx = Enumerable.Range(start, Math.Min(500, test.Count - start)).ToArray();
