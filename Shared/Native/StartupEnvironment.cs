@@ -14,7 +14,7 @@ namespace DataParallel.Shared.Native;
 /// whose allocations otherwise go to a second arena made of 64 MiB heaps, which glibc maps and unmaps as a step's
 /// activations grow past one and shrink back, whatever the thresholds. Seen in 2-worker runs: now and then one
 /// worker took 118,000 page faults a second (the other 600) and computed at 17-23 ms per micro-batch against 15.
-/// With one arena: 600 a second in every worker of 11 runs, both workers alike.</item>
+/// With one arena: both workers alike in 11 runs out of 11, and about 600 faults a second in each.</item>
 /// <item><c>DOTNET_EnableWriteXorExecute=0</c>: with W^X the runtime maps, remaps and unmaps code pages all
 /// the time (a worker made ~100 mmap/munmap calls a second, on the core it computes on); off, two worker
 /// processes trained 14% faster (alternating runs, 3 of each). This gives up a hardening feature that .NET
