@@ -40,14 +40,16 @@ public static class InferenceKernels
     {
         var channels = alpha.Length;
         Check(channels, nhwc.Length);
+        Span<Vector256<float>> terms = stackalloc Vector256<float>[2 * (channels / Vector256<float>.Count)];
+        Terms(alpha, beta, terms);
         ref var data = ref MemoryMarshal.GetReference(nhwc);
-        for (var c = 0; c < channels; c += Vector256<float>.Count)
-        {
-            var a = Vector256.Create(alpha.Slice(c, Vector256<float>.Count));
-            var b = Vector256.Create(beta.Slice(c, Vector256<float>.Count));
-            for (var i = (nuint)c; i < (nuint)nhwc.Length; i += (nuint)channels)
-                Apply(Vector256.LoadUnsafe(ref data, i), a, b).StoreUnsafe(ref data, i);
-        }
+        // Pixel by pixel, every channel of a pixel before the next: one pass over memory.
+        for (nuint i = 0, end = (nuint)nhwc.Length; i < end; i += (nuint)channels)
+            for (var k = 0; k < terms.Length; k += 2)
+            {
+                var at = i + (nuint)(k / 2 * Vector256<float>.Count);
+                Apply(Vector256.LoadUnsafe(ref data, at), terms[k], terms[k + 1]).StoreUnsafe(ref data, at);
+            }
     }
 
     /// <summary>
@@ -62,29 +64,39 @@ public static class InferenceKernels
         var (outHeight, outWidth) = (height / 2, width / 2);
         if (nhwc.Length != n * height * width * channels || pooled.Length != n * outHeight * outWidth * channels)
             throw new ArgumentException($"{nhwc.Length} inputs and {pooled.Length} outputs for [{n}, {height}, {width}, {channels}] pooled by 2");
+        Span<Vector256<float>> terms = stackalloc Vector256<float>[2 * (channels / Vector256<float>.Count)];
+        Terms(alpha, beta, terms);
         ref var input = ref MemoryMarshal.GetReference(nhwc);
         ref var output = ref MemoryMarshal.GetReference(pooled);
         var four = Vector256.Create(4f);
         var row = (nuint)(width * channels);
         var pixel = (nuint)channels;
-        for (var c = 0; c < channels; c += Vector256<float>.Count)
+        var o = (nuint)0;
+        for (var image = 0; image < n; image++)
+        for (var oh = 0; oh < outHeight; oh++)
         {
-            var a = Vector256.Create(alpha.Slice(c, Vector256<float>.Count));
-            var b = Vector256.Create(beta.Slice(c, Vector256<float>.Count));
-            var o = (nuint)c;
-            for (var image = 0; image < n; image++)
-            for (var oh = 0; oh < outHeight; oh++)
+            var i = (nuint)((image * height + 2 * oh) * width * channels);
+            for (var ow = 0; ow < outWidth; ow++, i += 2 * pixel, o += pixel)
+            for (var k = 0; k < terms.Length; k += 2)
             {
-                var i = (nuint)(((image * height + 2 * oh) * width) * channels + c);
-                for (var ow = 0; ow < outWidth; ow++, i += 2 * pixel, o += pixel)
-                {
-                    var sum = Vector256<float>.Zero + Apply(Vector256.LoadUnsafe(ref input, i), a, b);
-                    sum += Apply(Vector256.LoadUnsafe(ref input, i + pixel), a, b);
-                    sum += Apply(Vector256.LoadUnsafe(ref input, i + row), a, b);
-                    sum += Apply(Vector256.LoadUnsafe(ref input, i + row + pixel), a, b);
-                    (sum / four).StoreUnsafe(ref output, o);
-                }
+                var c = (nuint)(k / 2 * Vector256<float>.Count);
+                var (a, b) = (terms[k], terms[k + 1]);
+                var sum = Vector256<float>.Zero + Apply(Vector256.LoadUnsafe(ref input, i + c), a, b);
+                sum += Apply(Vector256.LoadUnsafe(ref input, i + c + pixel), a, b);
+                sum += Apply(Vector256.LoadUnsafe(ref input, i + c + row), a, b);
+                sum += Apply(Vector256.LoadUnsafe(ref input, i + c + row + pixel), a, b);
+                (sum / four).StoreUnsafe(ref output, o + c);
             }
+        }
+    }
+
+    // Per block of 8 channels: its alpha vector, then its beta vector.
+    private static void Terms(ReadOnlySpan<float> alpha, ReadOnlySpan<float> beta, Span<Vector256<float>> terms)
+    {
+        for (var k = 0; k < terms.Length; k += 2)
+        {
+            terms[k] = Vector256.Create(alpha.Slice(k / 2 * Vector256<float>.Count, Vector256<float>.Count));
+            terms[k + 1] = Vector256.Create(beta.Slice(k / 2 * Vector256<float>.Count, Vector256<float>.Count));
         }
     }
 
