@@ -1,13 +1,15 @@
 // Times one model replica's forward and backward per micro-batch, and the evaluation of the test set, on real
 // MNIST, and prints a SHA-256 of every gradient and buffer it produced: equal hashes mean a change kept the bits.
 //   bench/ReplicaBench/bin/Release/net10.0/ReplicaBench [units] [threads] [micro-batch] [augment 0|1] [layout channels-last|nchw]
-// EVAL_REPEAT=N evaluates the test set N times (the time printed is for all N); PIN_CPU=K pins the process to core K.
+// EVAL_REPEAT=N evaluates the test set N times (the time printed is for all N); PIN_CPU=K pins the process to core K;
+// PARAMS=model.safetensors starts from a trained model's parameters and buffers instead of the seed's.
 using System.Diagnostics;
 using System.Security.Cryptography;
 using DataParallel.Shared.Data;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Training;
 using TorchSharp;
+using TorchSharp.PyBridge;
 
 StartupEnvironment.EnsureApplied();
 var units = args.Length > 0 ? int.Parse(args[0]) : 300;
@@ -23,6 +25,11 @@ var train = MnistDataset.Load(data, MnistSplit.Train);
 var test = MnistDataset.Load(data, MnistSplit.Test);
 torch.manual_seed((long)(SeedSequence.Derive(1, SeedPurpose.Init) & long.MaxValue));
 using var replica = new ModelReplica(channelsLast: channelsLast);
+if (Environment.GetEnvironmentVariable("PARAMS") is { } trained)
+{
+    using var stream = File.OpenRead(trained);
+    replica.Model.load_safetensors(stream, strict: true);
+}
 var parameters = replica.ReadParameters();
 var buffers = replica.ReadBuffers();
 var augmentation = augment ? Augmentation.Light : Augmentation.None;
