@@ -3,7 +3,6 @@ using DataParallel.Shared.Model;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Settings;
 using DataParallel.Shared.Training;
-using TorchSharp;
 
 namespace DataParallel.Coordinator.Training;
 
@@ -44,15 +43,12 @@ public sealed class TrainingRun
     /// <summary>A new run: the model initialised by libtorch from a seed derived from the run's seed.</summary>
     public static TrainingRun Create(TrainSettings settings, MnistDataset train, MnistDataset test, int replicas)
     {
-        StateLayout layout;
-        float[] parameters, buffers;
-        lock (SeedNet.GlobalGeneratorGate)
+        var (layout, parameters, buffers) = SeedNet.Seeded((long)(SeedSequence.Derive(settings.Seed, SeedPurpose.Init) & long.MaxValue), () =>
         {
-            torch.manual_seed((long)(SeedSequence.Derive(settings.Seed, SeedPurpose.Init) & long.MaxValue));
             using var model = new SeedNet(settings.Dropout);
             var state = new ModelState(model);
-            (layout, parameters, buffers) = (state.Layout, state.ReadParameters(), state.ReadBuffers());
-        }
+            return (state.Layout, state.ReadParameters(), state.ReadBuffers());
+        });
         return new TrainingRun(settings, train, test, layout, parameters, buffers, replicas);
     }
 

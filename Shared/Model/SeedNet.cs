@@ -42,6 +42,21 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     /// </summary>
     public static readonly object GlobalGeneratorGate = new();
 
+    /// <summary>
+    /// Seeds libtorch's global generator and builds <paramref name="build"/>'s model from it, both under
+    /// <see cref="GlobalGeneratorGate"/>: the one way to get a model that is a function of a seed while other threads
+    /// build models or seed the generator themselves (a seed set outside the gate can land between another
+    /// caller's seed and its layers).
+    /// </summary>
+    public static T Seeded<T>(long seed, Func<T> build)
+    {
+        lock (GlobalGeneratorGate)
+        {
+            torch.manual_seed(seed);
+            return build();
+        }
+    }
+
     private readonly bool _channelsLast;
 
     /// <summary>Whether activations are computed in channels-last memory (<see cref="ChannelsLast"/>).</summary>

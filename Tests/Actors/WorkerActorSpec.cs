@@ -10,7 +10,6 @@ using DataParallel.Shared.Serialization;
 using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
 using DataParallel.Shared.Actors;
-using TorchSharp;
 
 namespace DataParallel.Tests.Actors;
 
@@ -56,8 +55,7 @@ public sealed class WorkerActorSpec : TestKit
     public void Worker_should_reply_with_gradients_equal_to_a_local_computation()
     {
         Join();
-        torch.manual_seed(5);
-        using var reference = new ModelReplica(Job.Dropout);
+        using var reference = SeedNet.Seeded(5, () => new ModelReplica(Job.Dropout));
         var parameters = reference.ReadParameters();
         var buffers = reference.ReadBuffers();
         var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 64).ToArray());
@@ -100,8 +98,7 @@ public sealed class WorkerActorSpec : TestKit
         accepting.Reply(new JoinAccepted(request.WorkerId, Job, null, port.Port, port.Ticket(worker)));
         AwaitCondition(() => port.Open == 1, TimeSpan.FromSeconds(15));
 
-        torch.manual_seed(5);
-        using var reference = new ModelReplica(Job.Dropout);
+        using var reference = SeedNet.Seeded(5, () => new ModelReplica(Job.Dropout));
         var (parameters, buffers) = (reference.ReadParameters(), reference.ReadBuffers());
         var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 16).ToArray());
         var batch = new MicroBatch(0, images, labels, 3, 4);
@@ -148,8 +145,7 @@ public sealed class WorkerActorSpec : TestKit
     public void Worker_should_report_a_failed_computation_and_keep_working()
     {
         Join();
-        torch.manual_seed(5);
-        using var reference = new ModelReplica(Job.Dropout);
+        using var reference = SeedNet.Seeded(5, () => new ModelReplica(Job.Dropout));
         var (p, b) = (reference.ReadParameters(), reference.ReadBuffers());
         // 100 bytes are not an image: the replica throws.
         _worker.Tell(new ComputeGradients(1, 3, 7, p, b, [2], [new MicroBatch(2, new byte[100], [1], 1, 2)]), _coordinator.Ref);
@@ -170,8 +166,7 @@ public sealed class WorkerActorSpec : TestKit
     public void Worker_should_evaluate_a_chunk()
     {
         Join();
-        torch.manual_seed(5);
-        using var reference = new ModelReplica(Job.Dropout);
+        using var reference = SeedNet.Seeded(5, () => new ModelReplica(Job.Dropout));
         var test = Repository.Test;
         _worker.Tell(new EvaluateChunk(new UnitId(1, 10, UnitKind.EvalChunk, 3), reference.ReadParameters(), reference.ReadBuffers(),
             test.Images[..(50 * 784)], test.Labels[..50]), _coordinator.Ref);

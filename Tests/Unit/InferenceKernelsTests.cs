@@ -99,8 +99,7 @@ public sealed class InferenceKernelsTests
         // Trained-looking statistics: every BatchNorm's running mean, variance and affine terms drawn at random.
         using var scope = NewDisposeScope();
         using var g = new Generator(11);
-        torch.manual_seed(11);
-        using var net = new SeedNet();
+        using var net = SeedNet.Seeded(11, () => new SeedNet());
         using (no_grad())
             foreach (var (name, tensor) in net.state_dict())
                 if (name.Contains("running_var")) tensor.copy_(rand(tensor.shape, generator: g).add_(0.5));

@@ -1,6 +1,6 @@
+using DataParallel.Shared.Model;
 using DataParallel.Shared.Training;
 using DataParallel.Tests.Support;
-using TorchSharp;
 
 namespace DataParallel.Tests.Unit;
 
@@ -8,8 +8,7 @@ public sealed class ModelReplicaTests
 {
     private static (float[] Parameters, float[] Buffers) Initial()
     {
-        torch.manual_seed(3);
-        using var r = new ModelReplica();
+        using var r = SeedNet.Seeded(3, () => new ModelReplica());
         return (r.ReadParameters(), r.ReadBuffers());
     }
 

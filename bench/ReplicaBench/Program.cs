@@ -6,6 +6,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using DataParallel.Shared.Data;
+using DataParallel.Shared.Model;
 using DataParallel.Shared.Native;
 using DataParallel.Shared.Training;
 using TorchSharp;
@@ -23,8 +24,8 @@ TorchRuntime.Configure(threads);
 if (Environment.GetEnvironmentVariable("PIN_CPU") is { } cpu) CpuAffinity.PinProcess([int.Parse(cpu)]);
 var train = MnistDataset.Load(data, MnistSplit.Train);
 var test = MnistDataset.Load(data, MnistSplit.Test);
-torch.manual_seed((long)(SeedSequence.Derive(1, SeedPurpose.Init) & long.MaxValue));
-using var replica = new ModelReplica(channelsLast: channelsLast);
+using var replica = SeedNet.Seeded((long)(SeedSequence.Derive(1, SeedPurpose.Init) & long.MaxValue),
+    () => new ModelReplica(channelsLast: channelsLast));
 if (Environment.GetEnvironmentVariable("PARAMS") is { } trained)
 {
     using var stream = File.OpenRead(trained);
