@@ -28,8 +28,16 @@ using var replica = SeedNet.Seeded((long)(SeedSequence.Derive(1, SeedPurpose.Ini
     () => new ModelReplica(channelsLast: channelsLast));
 if (Environment.GetEnvironmentVariable("PARAMS") is { } trained)
 {
-    using var stream = File.OpenRead(trained);
-    replica.Model.load_safetensors(stream, strict: true);
+    try
+    {
+        using var stream = File.OpenRead(trained);
+        replica.Model.load_safetensors(stream, strict: true);
+    }
+    catch (Exception e)
+    {
+        Console.Error.WriteLine($"error: PARAMS={trained}: not this model's safetensors ({e.Message.Split('\n')[0]})");
+        return 2;
+    }
 }
 var parameters = replica.ReadParameters();
 var buffers = replica.ReadBuffers();
@@ -88,3 +96,4 @@ Console.WriteLine($"units {units} x {micro} images, {threads} thread(s), augment
 Console.WriteLine($"evaluation of {test.Count} test images: {evalSeconds:F3} s (loss sum {lossSum:R}, {correct} correct); "
     + $"rss {Environment.WorkingSet / 1048576} MB; gc gen0 {GC.CollectionCount(0)} gen2 {GC.CollectionCount(2)}");
 Console.WriteLine($"sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}");
+return 0;
