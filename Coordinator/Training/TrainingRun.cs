@@ -43,7 +43,7 @@ public sealed class TrainingRun
     /// <summary>A new run: the model initialised by libtorch from a seed derived from the run's seed.</summary>
     public static TrainingRun Create(TrainSettings settings, MnistDataset train, MnistDataset test, int replicas)
     {
-        var (layout, parameters, buffers) = SeedNet.Seeded((long)(SeedSequence.Derive(settings.Seed, SeedPurpose.Init) & long.MaxValue), () =>
+        var (layout, parameters, buffers) = SeedNet.Seeded(SeedSequence.ForTorch(SeedSequence.Derive(settings.Seed, SeedPurpose.Init)), () =>
         {
             using var model = new SeedNet(settings.Dropout);
             var state = new ModelState(model);

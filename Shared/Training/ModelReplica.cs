@@ -56,7 +56,7 @@ public sealed class ModelReplica : IDisposable
         _state.WriteBuffers(buffers);
         _model.train();
         _model.zero_grad();
-        _generator.manual_seed((long)(dropoutSeed & long.MaxValue));
+        _generator.manual_seed(SeedSequence.ForTorch(dropoutSeed));
         using var scope = NewDisposeScope();
         var x = Inputs(images, labels.Length, augmentation, augmentSeed);
         var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);

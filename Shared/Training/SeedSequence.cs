@@ -20,6 +20,9 @@ public static class SeedSequence
         return h;
     }
 
+    /// <summary>A derived seed as libtorch's generators take it (a non-negative 64-bit integer).</summary>
+    public static long ForTorch(ulong seed) => (long)(seed & long.MaxValue);
+
     public static ulong Mix(ulong z)
     {
         z += 0x9E3779B97F4A7C15UL;

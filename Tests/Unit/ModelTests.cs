@@ -93,10 +93,8 @@ public sealed class ModelTests
     public void Fingerprint_differs_for_a_different_architecture()
     {
         using var seed = new SeedNet();
-        // Its layers draw from libtorch's global generator: under the gate, as every model's.
-        TorchSharp.Modules.Sequential other;
-        lock (SeedNet.GlobalGeneratorGate) other = nn.Sequential(nn.Conv2d(1, 16, 3), nn.Flatten(), nn.Linear(16 * 26 * 26, 10));
-        using var _ = other;
+        // Its layers draw from libtorch's global generator: built through Seeded, as every model is.
+        using var other = SeedNet.Seeded(1, () => nn.Sequential(nn.Conv2d(1, 16, 3), nn.Flatten(), nn.Linear(16 * 26 * 26, 10)));
         Assert.NotEqual(StateLayout.Of(seed).Fingerprint, StateLayout.Of(other).Fingerprint);
         Assert.Equal(StateLayout.Of(seed).Fingerprint, SeedNetFingerprint.Value);
     }

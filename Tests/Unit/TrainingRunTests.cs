@@ -1,4 +1,5 @@
 using DataParallel.Coordinator.Training;
+using DataParallel.Shared.Model;
 using DataParallel.Shared.Protocol;
 using DataParallel.Shared.Settings;
 using DataParallel.Shared.Training;
@@ -32,9 +33,7 @@ public sealed class TrainingRunTests
         {
             while (!stop.IsCancellationRequested)
             {
-                using var other = Volatile.Read(ref built) % 2 == 0
-                    ? new DataParallel.Shared.Model.SeedNet()
-                    : DataParallel.Shared.Model.SeedNet.Seeded(7, () => new DataParallel.Shared.Model.SeedNet());
+                using var other = Volatile.Read(ref built) % 2 == 0 ? new SeedNet() : SeedNet.Seeded(7, () => new SeedNet());
                 Interlocked.Increment(ref built);
             }
         }, TaskCreationOptions.LongRunning)).ToArray();

@@ -24,8 +24,8 @@ TorchRuntime.Configure(threads);
 if (Environment.GetEnvironmentVariable("PIN_CPU") is { } cpu) CpuAffinity.PinProcess([int.Parse(cpu)]);
 var train = MnistDataset.Load(data, MnistSplit.Train);
 var test = MnistDataset.Load(data, MnistSplit.Test);
-using var replica = SeedNet.Seeded((long)(SeedSequence.Derive(1, SeedPurpose.Init) & long.MaxValue),
-    () => new ModelReplica(channelsLast: channelsLast));
+var initSeed = SeedSequence.ForTorch(SeedSequence.Derive(1, SeedPurpose.Init));
+using var replica = SeedNet.Seeded(initSeed, () => new ModelReplica(channelsLast: channelsLast));
 if (Environment.GetEnvironmentVariable("PARAMS") is { } trained)
 {
     try
@@ -35,7 +35,7 @@ if (Environment.GetEnvironmentVariable("PARAMS") is { } trained)
     }
     catch (Exception e)
     {
-        Console.Error.WriteLine($"error: PARAMS={trained}: not this model's safetensors ({e.Message.Split('\n')[0]})");
+        Console.Error.WriteLine($"error: PARAMS={trained}: cannot load it into this model: {e.Message.Split('\n')[0]}");
         return 2;
     }
 }
