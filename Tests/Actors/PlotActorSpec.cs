@@ -32,4 +32,12 @@ public sealed class PlotActorSpec() : TestKit("akka.loglevel = WARNING\nakka.plo
         Assert.NotEmpty(mine);
         Assert.All(mine, nice => Assert.Equal(19, nice));
     }
+
+    [Fact]
+    public void Its_warm_up_draws_the_three_charts_of_a_run_through_the_same_code()
+    {
+        var plots = PlotActor.WarmUpPlots();
+        foreach (var png in new[] { plots.Loss, plots.Metrics, plots.Workers })
+            PngImage.Decode(png).AssertIsChart(Plots.Width, Plots.Height);
+    }
 }
