@@ -1,4 +1,5 @@
 using System.Globalization;
+using DataParallel.Coordinator.Reporting;
 using DataParallel.Shared.Data;
 using ScottPlot;
 using ScottPlot.TickGenerators;
@@ -57,7 +58,7 @@ public static class EvaluationPlots
         plot.Axes.Left.TickGenerator = left;
         plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
         plot.HideGrid();
-        return plot.GetImageBytes(width, height, ImageFormat.Png);
+        return Plots.Png(plot, width, height);
     }
 
     /// <summary>
@@ -104,6 +105,6 @@ public static class EvaluationPlots
         plot.Axes.Title.IsVisible = true;
         plot.Axes.SetLimits(0, columns, -rows * (1 + labelHeight), 0);
         const int titlePixels = 50;
-        return plot.GetImageBytes(columns * CellPixels, rows * (CellPixels + LabelPixels) + titlePixels, ImageFormat.Png);
+        return Plots.Png(plot, columns * CellPixels, rows * (CellPixels + LabelPixels) + titlePixels);
     }
 }

@@ -39,6 +39,24 @@ public sealed class PlotsTests
         PngImage.Decode(Render(chart, 400, 300)).AssertIsChart(400, 300);
     }
 
+    [Fact]
+    public void The_fast_png_holds_the_same_pixels_as_scottplots_own_encoding()
+    {
+        static ScottPlot.Plot Chart()
+        {
+            var plot = new ScottPlot.Plot();
+            plot.Add.Scatter(Epochs.Select(r => (double)r.Epoch).ToArray(), Epochs.Select(r => r.TrainLoss).ToArray());
+            plot.Title("loss");
+            return plot;
+        }
+        using var a = Chart();
+        using var b = Chart();
+        using var ours = SkiaSharp.SKBitmap.Decode(Plots.Png(a, 640, 400));
+        using var theirs = SkiaSharp.SKBitmap.Decode(b.GetImageBytes(640, 400, ScottPlot.ImageFormat.Png));
+        Assert.Equal((theirs.Width, theirs.Height), (ours.Width, ours.Height));
+        Assert.Equal(theirs.Pixels, ours.Pixels);
+    }
+
     [Theory]
     [MemberData(nameof(Charts))]
     public void A_run_without_data_yet_still_gets_titled_axes(string chart) =>
