@@ -12,9 +12,9 @@ namespace DataParallel.Coordinator.Actors;
 /// (measured: the first 20 steps of an epoch at 4,300 img/s instead of 7,000). Now it runs in the time the workers
 /// leave idle. Only the newest request is drawn: one that arrives while another is being drawn replaces any still
 /// waiting, so a slow drawing never queues up behind the run. On that thread it first draws the three charts once
-/// in memory (<see cref="WarmUp"/>) while the workers start: the first drawing costs about 330 ms of CPU (JIT,
-/// fonts) and the second about 50, and that first one used to fall into the second epoch, on the cores the workers
-/// compute on (measured: that epoch 4-7% slower than the ones after it).
+/// in memory (<see cref="WarmUp"/>) while the workers start: the first drawing cost about 330 ms of CPU (JIT,
+/// fonts), the ones after it 50 (17 since <see cref="Plots.Png"/>), and that first one used to fall into the second
+/// epoch, on the cores the workers compute on (measured: that epoch 4-7% slower than the ones after it).
 /// </summary>
 public sealed class PlotActor : ReceiveActor
 {
