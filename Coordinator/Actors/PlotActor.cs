@@ -62,7 +62,12 @@ public sealed class PlotActor : ReceiveActor
     public PlotActor(RunFiles files)
     {
         _files = files;
-        Receive<WarmUp>(_ => DrawInMemory());
+        Receive<WarmUp>(_ =>
+        {
+            // A failure here is left to the real drawing, which reports what it cannot draw.
+            try { WarmUpPlots(); }
+            catch (Exception e) when (e is not OutOfMemoryException) { }
+        });
         Receive<Draw>(d =>
         {
             if (_waiting is null) Self.Tell(Next.Instance);
@@ -90,18 +95,6 @@ public sealed class PlotActor : ReceiveActor
         if (Context.Props.Dispatcher != DispatcherId) return;
         ThreadNice.SetCurrent(ThreadNice.Lowest);
         Self.Tell(WarmUp.Instance);
-    }
-
-    private static void DrawInMemory()
-    {
-        try
-        {
-            WarmUpPlots();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Left to the real drawing, which reports what it cannot draw.
-        }
     }
 
     /// <summary>
