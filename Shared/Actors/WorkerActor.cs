@@ -46,6 +46,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly TaskCompletionSource<(WorkerExit Exit, string Reason)> _exit;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<(int Epoch, int Step, int Index), MicroBatch> _prefetched = new();
+    // Prefetched micro-batches made ready while the worker waits for their step (inputs, labels, dropout masks).
+    private readonly Dictionary<(int Epoch, int Step, int Index), PreparedBatch> _prepared = new();
     private ModelReplica? _replica;
     private JobSpec? _job;
     private IActorRef? _coordinator;
@@ -109,6 +111,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<PrefetchBatches>(FromCoordinator, p =>
         {
             foreach (var b in p.Batches) _prefetched[(p.Epoch, p.Step, b.Index)] = b;
+            PrepareAhead(p);
         });
         Receive<EvaluateChunk>(FromCoordinator, Evaluate);
         Receive<TrainReplica>(FromCoordinator, TrainReplica);
@@ -173,6 +176,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         // Prefetched data of earlier steps is of no further use.
         foreach (var key in _prefetched.Keys.Where(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0).ToList())
             _prefetched.Remove(key);
+        DropPrepared(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0);
         var sent = work.Batches.ToDictionary(b => b.Index);
         var batches = new List<MicroBatch>(work.Indices.Length);
         foreach (var index in work.Indices)
@@ -185,9 +189,52 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var batch in batches)
         {
             var unit = work.Unit(batch.Index);
-            if (!Run(unit, () => _replica!.ComputeGradients(batch, Augmentation()), out var result, out var ms)) return;
+            // What was prepared from the prefetched copy, unless the coordinator sent the micro-batch again.
+            _prepared.Remove((work.Epoch, work.Step, batch.Index), out var prepared);
+            if (sent.ContainsKey(batch.Index))
+            {
+                prepared?.Dispose();
+                prepared = null;
+            }
+            var ok = Run(unit, () =>
+            {
+                using var ready = prepared ?? _replica!.Prepare(batch, Augmentation());
+                return _replica!.ComputeGradients(ready);
+            }, out var result, out var ms);
+            if (!ok) return;
             Reply(new GradientsComputed(unit, result, ms));
         }
+    }
+
+    /// <summary>
+    /// Prepares the micro-batches sent ahead for the next step (their inputs, labels and dropout masks depend on their
+    /// seeds, not on the parameters) in the time this worker waits for that step's parameters: the coordinator sends
+    /// them after a step's work, so they are handled once that work is done. A failure here is left to the step
+    /// itself, which prepares the micro-batch again and reports what happens.
+    /// </summary>
+    private void PrepareAhead(PrefetchBatches prefetch)
+    {
+        foreach (var b in prefetch.Batches)
+        {
+            var key = (prefetch.Epoch, prefetch.Step, b.Index);
+            if (_prepared.ContainsKey(key)) continue;
+            try
+            {
+                _prepared[key] = _replica!.Prepare(b, Augmentation());
+            }
+            catch (Exception e)
+            {
+                _log.Warning("Worker {0}: could not prepare micro-batch {1} of step {2} ahead: {3}",
+                    _options.WorkerId, b.Index, prefetch.Step, e.Message);
+                return;
+            }
+        }
+    }
+
+    private void DropPrepared(Func<(int Epoch, int Step, int Index), bool> which)
+    {
+        foreach (var key in _prepared.Keys.Where(which).ToList())
+            if (_prepared.Remove(key, out var prepared)) prepared.Dispose();
     }
 
     private void Evaluate(EvaluateChunk chunk)
@@ -230,6 +277,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _replica = new ModelReplica(_job!.Dropout, _job.ChannelsLast);
             _loadedVersion = -1;
             _prefetched.Clear();
+            DropPrepared(_ => true);
             result = default!;
             milliseconds = 0;
             return false;
@@ -259,6 +307,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _channel?.Dispose();
+        DropPrepared(_ => true);
         _replica?.Dispose();
         _replica = null;
         _exit.TrySetResult((WorkerExit.CoordinatorLost, "worker stopped"));

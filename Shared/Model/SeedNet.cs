@@ -94,6 +94,32 @@ public sealed class SeedNet : Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// The three dropout masks a forward pass in training mode over <paramref name="images"/> images draws, in its
+    /// order, from the generator of <see cref="UseGenerator"/>: drawn ahead, they depend on the generator's seed and
+    /// nothing else (null entries: no dropout). <see cref="UseMasks"/> hands them to the next forward pass.
+    /// </summary>
+    public Tensor?[] DrawMasks(int images)
+    {
+        var masks = new Tensor?[3];
+        var side = Data.MnistDataset.Side;
+        var layers = new[] { drop1, drop2, drop3 };
+        for (var i = 0; i < layers.Length; i++)
+        {
+            side /= 2; // each block ends with a 2 x 2 average pool, then its dropout
+            masks[i] = layers[i].DrawMask((long)images * Channels * side * side);
+        }
+        return masks;
+    }
+
+    /// <summary>The masks the next forward pass in training mode uses instead of drawing them (see <see cref="DrawMasks"/>).</summary>
+    public void UseMasks(IReadOnlyList<Tensor?> masks)
+    {
+        drop1.UseNext(masks[0]);
+        drop2.UseNext(masks[1]);
+        drop3.UseNext(masks[2]);
+    }
+
+    /// <summary>
     /// A convolution, on channels-last weights in a channels-last model: libtorch then gives its
     /// output, and so every layer after it, channels-last strides, and oneDNN skips the reorders between
     /// layouts around each convolution. The weight itself stays a contiguous parameter, so its gradient,

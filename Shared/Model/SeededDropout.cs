@@ -42,12 +42,18 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
 
     public Generator? Generator { get; set; }
 
-    public override Tensor forward(Tensor input)
+    // A mask drawn ahead by DrawMask, for the next forward pass only.
+    private Tensor? _prepared;
+
+    /// <summary>
+    /// Draws from <see cref="Generator"/> the mask for an input of <paramref name="count"/> elements, exactly as a
+    /// forward pass in training mode would at this point of the generator's stream (null when nothing is dropped).
+    /// The caller owns the tensor; <see cref="UseNext"/> hands it to the next forward pass.
+    /// </summary>
+    public Tensor? DrawMask(long count)
     {
-        if (!training || _p == 0) return input.alias();
+        if (_p == 0) return null;
         if (Generator is null) throw new InvalidOperationException("SeededDropout needs a generator in training mode");
-        var strides = DenseStrides(input);
-        var count = input.numel();
         var draws = (count + SlicesPerDraw - 1) / SlicesPerDraw;
         using var scope = NewDisposeScope();
         // Uniform in [0, 2^48): three uniform 16-bit slices, element 3i + k taking bits 16k to 16k + 15 of draw i.
@@ -55,6 +61,22 @@ public sealed class SeededDropout : nn.Module<Tensor, Tensor>
         // One element more than the draws cover: CutMask writes four lanes per draw.
         var mask = empty(draws * SlicesPerDraw + 1, ScalarType.Float32);
         CutMask(MemoryMarshal.Cast<byte, long>(random.bytes), MemoryMarshal.Cast<byte, float>(mask.bytes), _dropped, _scale);
+        return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mask the next forward pass in training mode uses instead of drawing one (null: it draws).</summary>
+    public void UseNext(Tensor? mask) => _prepared = mask;
+
+    public override Tensor forward(Tensor input)
+    {
+        if (!training || _p == 0) return input.alias();
+        var strides = DenseStrides(input);
+        var count = input.numel();
+        using var scope = NewDisposeScope();
+        var mask = _prepared ?? DrawMask(count)!;
+        _prepared = null;
+        if (mask.numel() != (count + SlicesPerDraw - 1) / SlicesPerDraw * SlicesPerDraw + 1)
+            throw new InvalidOperationException($"a dropout mask of {mask.numel()} elements for an input of {count}");
         // One multiplication by the scaled mask, not two (mask, then scale): a mask element is 0 or 1, so
         // x * (m * s) and (x * m) * s round alike, in the forward pass and in the gradient.
         return input.mul(mask.narrow(0, 0, count).as_strided(input.shape, strides)).MoveToOuterDisposeScope();

@@ -43,29 +43,61 @@ public sealed class ModelReplica : IDisposable
     // The loaded version's buffers: every micro-batch of a step starts from them (arrays are never mutated once sent).
     private float[]? _loadedBuffers;
 
-    /// <summary>Forward and backward on one micro-batch of the loaded version, with its own seeds.</summary>
-    public GradientResult ComputeGradients(Protocol.MicroBatch batch, Augmentation augmentation) =>
-        ComputeGradients(_loadedBuffers ?? throw new InvalidOperationException("no parameters loaded"),
-            batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
+    /// <summary>Forward and backward on one micro-batch of the loaded version, prepared ahead by <see cref="Prepare"/>.</summary>
+    public GradientResult ComputeGradients(PreparedBatch batch) =>
+        ComputeGradients(_loadedBuffers ?? throw new InvalidOperationException("no parameters loaded"), batch);
 
     /// <summary>Forward and backward on one micro-batch from the loaded state; the loaded state itself is left unchanged.</summary>
     public GradientResult ComputeGradients(ReadOnlySpan<float> buffers, byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed,
         Augmentation augmentation)
     {
+        using var batch = Prepare(images, labels, augmentSeed, dropoutSeed, augmentation);
+        return ComputeGradients(buffers, batch);
+    }
+
+    /// <summary>
+    /// What a micro-batch's forward pass needs that depends on its seeds and images and not on the parameters: the
+    /// inputs (augmented and normalised), the labels and the dropout masks, drawn as the forward pass would draw them.
+    /// A worker prepares the next step's micro-batches while it waits for that step's parameters, so that the step's
+    /// critical path holds the forward and backward passes alone (0.8 ms of a 15 ms micro-batch of 64 images).
+    /// </summary>
+    public PreparedBatch Prepare(Protocol.MicroBatch batch, Augmentation augmentation) =>
+        Prepare(batch.Images, batch.Labels, batch.AugmentSeed, batch.DropoutSeed, augmentation);
+
+    public PreparedBatch Prepare(byte[] images, byte[] labels, ulong augmentSeed, ulong dropoutSeed, Augmentation augmentation)
+    {
+        using var scope = NewDisposeScope();
+        var x = Inputs(images, labels.Length, augmentation, augmentSeed);
+        var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);
+        _generator.manual_seed(SeedSequence.ForTorch(dropoutSeed));
+        var masks = _model.DrawMasks(labels.Length);
+        foreach (var mask in masks) mask?.DetachFromDisposeScope();
+        return new PreparedBatch(x.DetachFromDisposeScope(), y.DetachFromDisposeScope(), masks, labels.Length);
+    }
+
+    private GradientResult ComputeGradients(ReadOnlySpan<float> buffers, PreparedBatch batch)
+    {
         // Running statistics are updated by the forward pass: restore the step's buffers so every micro-batch starts equal.
         _state.WriteBuffers(buffers);
         _model.train();
         _model.zero_grad();
-        _generator.manual_seed(SeedSequence.ForTorch(dropoutSeed));
         using var scope = NewDisposeScope();
-        var x = Inputs(images, labels.Length, augmentation, augmentSeed);
-        var y = tensor(labels, ScalarType.Byte).to_type(ScalarType.Int64);
-        var output = _model.call(x);
-        var loss = nn.functional.nll_loss(output, y);
-        loss.backward();
-        var correct = (int)output.argmax(1).eq(y).sum().ToInt64();
-        return new GradientResult(_state.ReadGradients(), _state.ReadBuffers(), loss.ToSingle(), correct, labels.Length);
+        try
+        {
+            _model.UseMasks(batch.Masks);
+            var output = _model.call(batch.Inputs);
+            var loss = nn.functional.nll_loss(output, batch.Labels);
+            loss.backward();
+            var correct = (int)output.argmax(1).eq(batch.Labels).sum().ToInt64();
+            return new GradientResult(_state.ReadGradients(), _state.ReadBuffers(), loss.ToSingle(), correct, batch.Count);
+        }
+        finally
+        {
+            _model.UseMasks(NoMasks); // a forward pass that failed part-way leaves none behind for the next one
+        }
     }
+
+    private static readonly Tensor?[] NoMasks = new Tensor?[3];
 
     /// <summary>
     /// Images per forward pass in <see cref="Evaluate"/>. A chunk of 500 in one pass kept every activation of all
@@ -129,5 +161,24 @@ public sealed class ModelReplica : IDisposable
     {
         _model.Dispose();
         _generator.Dispose();
+    }
+}
+
+/// <summary>
+/// A micro-batch made ready for <see cref="ModelReplica.ComputeGradients(PreparedBatch)"/>: its inputs, labels and dropout
+/// masks as tensors. Its owner disposes it once the micro-batch is computed (or no longer wanted).
+/// </summary>
+public sealed class PreparedBatch(Tensor inputs, Tensor labels, Tensor?[] masks, int count) : IDisposable
+{
+    public Tensor Inputs { get; } = inputs;
+    public Tensor Labels { get; } = labels;
+    public IReadOnlyList<Tensor?> Masks { get; } = masks;
+    public int Count { get; } = count;
+
+    public void Dispose()
+    {
+        Inputs.Dispose();
+        Labels.Dispose();
+        foreach (var mask in Masks) mask?.Dispose();
     }
 }

@@ -81,6 +81,23 @@ public sealed class WorkerActorSpec : TestKit
     }
 
     [Fact]
+    public void Worker_should_compute_a_micro_batch_sent_with_its_step_over_the_one_it_prepared_ahead()
+    {
+        Join();
+        using var reference = SeedNet.Seeded(5, () => new ModelReplica(Job.Dropout));
+        var (parameters, buffers) = (reference.ReadParameters(), reference.ReadBuffers());
+        var (images, labels) = Repository.Train.Gather(Enumerable.Range(0, 32).ToArray());
+        // Prepared ahead from the prefetched copy (seeds 13, 14); the step then brings micro-batch 0 itself, seeds 15, 16.
+        _worker.Tell(new PrefetchBatches(1, 2, [new MicroBatch(0, images, labels, 13, 14)]), _coordinator.Ref);
+        _worker.Tell(new ComputeGradients(1, 2, 0, parameters, buffers, [0], [new MicroBatch(0, images, labels, 15, 16)]), _coordinator.Ref);
+        var reply = _coordinator.ExpectMsg<GradientsComputed>(TimeSpan.FromSeconds(15));
+        var augmentation = new Augmentation(Job.AugmentDegrees, Job.AugmentTranslate);
+        reference.Load(parameters, buffers);
+        Assert.Equal(reference.ComputeGradients(buffers, images, labels, 15, 16, augmentation).Gradients, reply.Result.Gradients);
+        Assert.NotEqual(reference.ComputeGradients(buffers, images, labels, 13, 14, augmentation).Gradients, reply.Result.Gradients);
+    }
+
+    [Fact]
     public void Worker_should_take_work_from_its_data_channel_and_answer_through_it_then_through_akka_once_it_closes()
     {
         var accepting = CreateTestProbe("accepting");
