@@ -106,4 +106,37 @@ public sealed class SeededDropoutTests
         using var sliced = wide.narrow(3, 0, 4);
         Assert.Throws<ArgumentException>(() => dropout.call(sliced));
     }
+
+    [Fact]
+    public void A_mask_drawn_ahead_is_the_one_the_forward_pass_would_draw_and_serves_one_pass()
+    {
+        using var dropout = new SeededDropout(0.1);
+        using var nchw = ones(4, 16, 7, 7);
+        using var input = ChannelsLast.Of(nchw);
+        using var generator = new Generator(42);
+        dropout.Generator = generator;
+        using var mask = dropout.DrawMask(input.numel())!;
+        dropout.UseNext(mask);
+        generator.manual_seed(999); // the prepared mask is used, not the generator's next numbers
+        using var prepared = dropout.call(input);
+        using var memory = prepared.as_strided([input.numel()], [1]);
+        var preparedMask = memory.data<float>().ToArray();
+        var next = Forward(dropout, input, seed: 43); // nothing prepared is left: drawn from its generator
+        using var fresh = new SeededDropout(0.1);
+        Assert.Equal(Forward(fresh, input, seed: 42), preparedMask);
+        Assert.Equal(Forward(fresh, input, seed: 43), next);
+        Assert.NotEqual(preparedMask, next);
+    }
+
+    [Fact]
+    public void A_mask_drawn_for_another_size_is_refused()
+    {
+        using var dropout = new SeededDropout(0.1);
+        using var generator = new Generator(1);
+        dropout.Generator = generator;
+        using var mask = dropout.DrawMask(3 * 16 * 7 * 7)!;
+        dropout.UseNext(mask);
+        using var input = ones(4, 16, 7, 7);
+        Assert.Throws<InvalidOperationException>(() => dropout.call(input));
+    }
 }
