@@ -45,9 +45,8 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     private readonly WorkerOptions _options;
     private readonly TaskCompletionSource<(WorkerExit Exit, string Reason)> _exit;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<(int Epoch, int Step, int Index), MicroBatch> _prefetched = new();
-    // Prefetched micro-batches made ready while the worker waits for their step (inputs, labels, dropout masks).
-    private readonly Dictionary<(int Epoch, int Step, int Index), PreparedBatch> _prepared = new();
+    // Micro-batches sent ahead of their step, and what the worker made of them while it waited for that step.
+    private readonly Dictionary<(int Epoch, int Step, int Index), Ahead> _ahead = new();
     private ModelReplica? _replica;
     private JobSpec? _job;
     private IActorRef? _coordinator;
@@ -110,7 +109,11 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         Receive<ComputeGradients>(FromCoordinator, Compute);
         Receive<PrefetchBatches>(FromCoordinator, p =>
         {
-            foreach (var b in p.Batches) _prefetched[(p.Epoch, p.Step, b.Index)] = b;
+            foreach (var b in p.Batches)
+            {
+                if (_ahead.Remove((p.Epoch, p.Step, b.Index), out var earlier)) earlier.Dispose();
+                _ahead[(p.Epoch, p.Step, b.Index)] = new Ahead(b);
+            }
             PrepareAhead(p);
         });
         Receive<EvaluateChunk>(FromCoordinator, Evaluate);
@@ -173,14 +176,12 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
 
     private void Compute(ComputeGradients work)
     {
-        // Prefetched data of earlier steps is of no further use.
-        foreach (var key in _prefetched.Keys.Where(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0).ToList())
-            _prefetched.Remove(key);
-        DropPrepared(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0);
+        // What came ahead for earlier steps is of no further use.
+        Drop(k => (k.Epoch, k.Step).CompareTo((work.Epoch, work.Step)) < 0);
         var sent = work.Batches.ToDictionary(b => b.Index);
-        var batches = new List<MicroBatch>(work.Indices.Length);
-        foreach (var index in work.Indices)
-            if (sent.TryGetValue(index, out var b) || _prefetched.Remove((work.Epoch, work.Step, index), out b)) batches.Add(b);
+        MicroBatch? Find(int index) =>
+            sent.TryGetValue(index, out var b) ? b : _ahead.TryGetValue((work.Epoch, work.Step, index), out var a) ? a.Batch : null;
+        var batches = work.Indices.Select(Find).OfType<MicroBatch>().ToList();
         if (batches.Count != work.Indices.Length || !Load(work.Version, work.Parameters, work.Buffers))
         {
             Reply(new InputsMissing(work.Unit(work.Indices.FirstOrDefault())));
@@ -189,13 +190,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         foreach (var batch in batches)
         {
             var unit = work.Unit(batch.Index);
-            // What was prepared from the prefetched copy, unless the coordinator sent the micro-batch again.
-            _prepared.Remove((work.Epoch, work.Step, batch.Index), out var prepared);
-            if (sent.ContainsKey(batch.Index))
-            {
-                prepared?.Dispose();
-                prepared = null;
-            }
+            // What was prepared ahead, unless the coordinator sent the micro-batch again: then it is made from what was sent.
+            _ahead.Remove((work.Epoch, work.Step, batch.Index), out var ahead);
+            var prepared = sent.ContainsKey(batch.Index) ? null : ahead?.TakePrepared();
+            ahead?.Dispose();
             var ok = Run(unit, () =>
             {
                 using var ready = prepared ?? _replica!.Prepare(batch, Augmentation());
@@ -216,11 +214,9 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     {
         foreach (var b in prefetch.Batches)
         {
-            var key = (prefetch.Epoch, prefetch.Step, b.Index);
-            if (_prepared.ContainsKey(key)) continue;
             try
             {
-                _prepared[key] = _replica!.Prepare(b, Augmentation());
+                _ahead[(prefetch.Epoch, prefetch.Step, b.Index)].Prepare(_replica!, Augmentation());
             }
             catch (Exception e)
             {
@@ -231,10 +227,10 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void DropPrepared(Func<(int Epoch, int Step, int Index), bool> which)
+    private void Drop(Func<(int Epoch, int Step, int Index), bool> which)
     {
-        foreach (var key in _prepared.Keys.Where(which).ToList())
-            if (_prepared.Remove(key, out var prepared)) prepared.Dispose();
+        foreach (var key in _ahead.Keys.Where(which).ToList())
+            if (_ahead.Remove(key, out var ahead)) ahead.Dispose();
     }
 
     private void Evaluate(EvaluateChunk chunk)
@@ -276,8 +272,7 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
             _replica?.Dispose();
             _replica = new ModelReplica(_job!.Dropout, _job.ChannelsLast);
             _loadedVersion = -1;
-            _prefetched.Clear();
-            DropPrepared(_ => true);
+            Drop(_ => true);
             result = default!;
             milliseconds = 0;
             return false;
@@ -307,10 +302,30 @@ public sealed class WorkerActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _channel?.Dispose();
-        DropPrepared(_ => true);
+        Drop(_ => true);
         _replica?.Dispose();
         _replica = null;
         _exit.TrySetResult((WorkerExit.CoordinatorLost, "worker stopped"));
+    }
+
+    /// <summary>A micro-batch sent ahead of its step, and once the worker has had the time, its tensors.</summary>
+    private sealed class Ahead(MicroBatch batch) : IDisposable
+    {
+        private PreparedBatch? _prepared;
+
+        public MicroBatch Batch { get; } = batch;
+
+        public void Prepare(ModelReplica replica, Augmentation augmentation) => _prepared ??= replica.Prepare(Batch, augmentation);
+
+        /// <summary>The prepared tensors, now the caller's to dispose (null if not prepared).</summary>
+        public PreparedBatch? TakePrepared()
+        {
+            var prepared = _prepared;
+            _prepared = null;
+            return prepared;
+        }
+
+        public void Dispose() => _prepared?.Dispose();
     }
 
     private sealed record DataChannelOpened(DataChannel Channel);
